@@ -1,0 +1,86 @@
+"""The shipped encoder format: ``config.json`` + a float16 ``encoder.weights.h5``.
+
+The weight file is Keras' own ``.weights.h5`` with every float dataset
+stored as float16 (Keras casts back to the variable dtype on load, on every
+backend), halving the download. The architecture travels as the encoder's
+JSON config with mixed-precision policies replaced by float32, so a model
+trained under ``mixed_bfloat16`` on a GPU loads as a plain float32 encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+CONFIG_FILE = "config.json"
+ENCODER_FILE = "encoder.weights.h5"
+FORMAT_VERSION = 1
+
+
+def _float32_policies(obj):
+    """Replace every serialized DTypePolicy in a config tree with 'float32'."""
+    if isinstance(obj, dict):
+        if "DTypePolicy" in str(obj.get("class_name", "")):
+            return "float32"
+        return {k: _float32_policies(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_float32_policies(v) for v in obj]
+    return obj
+
+
+def halve_weight_file(path) -> None:
+    """Rewrite every float32 dataset of an .h5 file as float16, in place."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        names = []
+        f.visititems(lambda name, obj: names.append(name)
+                     if isinstance(obj, h5py.Dataset) and obj.dtype == np.float32 else None)
+        for name in names:
+            data = f[name][()]
+            del f[name]
+            f.create_dataset(name, data=data.astype(np.float16))
+
+
+def save_encoder(encoder, folder, meta: dict, half: bool = True) -> dict:
+    """Write the encoder into ``folder``; returns ``{filename: sha256}``."""
+    from .zoo import sha256_of
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"format": FORMAT_VERSION, **meta, "encoder": _float32_policies(json.loads(encoder.to_json()))}
+    tmp = folder / f".{ENCODER_FILE}.tmp.weights.h5"
+    encoder.save_weights(tmp)
+    if half:
+        halve_weight_file(tmp)
+    os.replace(tmp, folder / ENCODER_FILE)  # never leave a half-written file under the real name
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1))
+    return {name: sha256_of(folder / name) for name in (CONFIG_FILE, ENCODER_FILE)}
+
+
+def read_export_config(folder) -> dict:
+    path = Path(folder) / CONFIG_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: not an exported ganhash-zoo encoder folder")
+    config = json.loads(path.read_text())
+    if config.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path} has format {config.get('format')!r}; this version reads {FORMAT_VERSION}")
+    return config
+
+
+def load_encoder(folder):
+    """Rebuild the encoder from ``config.json`` and load its weights."""
+    import keras
+
+    from . import nets  # noqa: F401  registers the custom layers
+
+    config = read_export_config(folder)
+    encoder = keras.models.model_from_json(json.dumps(config["encoder"]))
+    try:
+        encoder.load_weights(Path(folder) / ENCODER_FILE)
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{Path(folder) / ENCODER_FILE} does not fit the encoder in config.json: {error}") from error
+    return encoder

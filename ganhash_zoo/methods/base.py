@@ -1,0 +1,147 @@
+"""What every GAN hasher shares: players with their own optimizers, fit plumbing, config.
+
+A method subclasses :class:`GANHasher`, builds its networks in ``__init__``,
+names its players in ``players()`` (player -> networks it updates) and
+writes ``train_step`` as a sequence of ``self.update(player, loss_fn)``.
+The pitfalls of ../shared/METHODS.md are handled here once:
+
+* optimizer variables are built in ``compile`` (TensorFlow traces
+  ``train_step`` in a tf.function that cannot create them);
+* under ``mixed_float16`` every player's optimizer is wrapped in a
+  LossScaleOptimizer and its loss scaled (Keras only scales ``self.optimizer``);
+* players choose variables explicitly instead of toggling ``trainable``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from .gradients import apply_gradients, value_and_gradients
+
+
+class GANHasher(keras.Model):
+    """Base class: ``self.encoder`` maps images in [0, 255] to codes in [-1, 1]."""
+
+    method_name = "base"
+    PLAYERS: tuple = ()  # player names, in update order
+    LOGS: tuple = ()  # loss terms each train_step reports besides "<player>_loss"
+
+    def __init__(self, bits: int, image_shape=(32, 32, 3), width: int = 64, seed: int | None = None,
+                 hparams: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if int(bits) < 1:
+            raise ValueError(f"bits must be a positive integer, got {bits}")
+        if len(image_shape) != 3:
+            raise ValueError(f"image_shape must be (height, width, channels), got {image_shape}")
+        self.bits, self.image_shape, self.width, self.seed = int(bits), tuple(image_shape), int(width), seed
+        self.hparams = dict(hparams or {})
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step_counter")
+        self.player_optimizers = {}
+        # metric state must exist before the model is built (torch refuses it later)
+        names = [f"{p}_loss" for p in self.PLAYERS] + list(self.LOGS)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    def build(self, input_shape=None):
+        self.built = True  # every network is built eagerly in __init__
+
+    # -- subclass interface -------------------------------------------------
+    def players(self) -> dict:
+        """Player name -> list of networks whose trainable variables it updates."""
+        raise NotImplementedError
+
+    @property
+    def encoder(self) -> keras.Model:
+        return self._encoder
+
+    def call(self, images, training=False):
+        return self.encoder(images, training=training)
+
+    # -- training plumbing --------------------------------------------------
+    def player_variables(self, player: str) -> list:
+        return [v for net in self.players()[player] for v in net.trainable_variables]
+
+    def compile(self, learning_rate: float = 2e-4, beta_1: float = 0.5, optimizers: dict | None = None, **kwargs):
+        """One Adam (or the given optimizer) per player; extra kwargs go to ``keras.Model.compile``."""
+        kwargs.setdefault("jit_compile", False)
+        kwargs.setdefault("optimizer", None)  # players own their optimizers; no unused default
+        super().compile(**kwargs)
+        self.built = True  # every network was built in __init__; skip Keras' symbolic build
+        optimizers = dict(optimizers or {})
+        unknown = set(optimizers) - set(self.players())
+        if unknown:
+            raise ValueError(f"unknown players {sorted(unknown)}; {self.method_name} has {sorted(self.players())}")
+        loss_scaling = keras.mixed_precision.dtype_policy().name == "mixed_float16"
+        self.player_optimizers = {}
+        for player in self.players():
+            opt = optimizers.get(player) or keras.optimizers.Adam(learning_rate, beta_1=beta_1, name=f"{player}_adam")
+            if loss_scaling and not isinstance(opt, keras.optimizers.LossScaleOptimizer):
+                opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{player}_loss_scale")
+            opt.build(self.player_variables(player))
+            self.player_optimizers[player] = opt
+
+    def update(self, player: str, loss_fn) -> dict:
+        """One gradient step of ``player`` on ``loss_fn() -> (loss, logs)``; returns logs."""
+        if not self.player_optimizers:
+            raise RuntimeError(f"call compile() on the {self.method_name} model before fit()")
+        variables = self.player_variables(player)
+        optimizer = self.player_optimizers[player]
+        loss, logs, grads = value_and_gradients(loss_fn, variables, optimizer)
+        apply_gradients(optimizer, grads, variables)
+        return {f"{player}_loss": loss, **logs}
+
+    def track(self, logs: dict) -> dict:
+        """Average each log value over the epoch (Keras shows the running mean)."""
+        for key, value in logs.items():
+            self.trackers[key].update_state(ops.cast(value, "float32"))
+        self.step_counter.assign_add(1)
+        return {key: tracker.result() for key, tracker in self.trackers.items()}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def ramp(self, steps: int):
+        """0 -> 1 linearly over the first ``steps`` training steps (1 when steps is 0)."""
+        if not steps:
+            return ops.convert_to_tensor(1.0, "float32")
+        return ops.minimum(ops.cast(self.step_counter, "float32") / float(steps), 1.0)
+
+    # -- data ---------------------------------------------------------------
+    @staticmethod
+    def unpack_batch(data):
+        """(labelled images, labels or None, unlabelled images or None) as float32 pixels.
+
+        Accepts ``images``, ``(images,)``, ``(images, labels)`` and
+        ``({"labeled": images, "unlabeled": images}, labels)`` as produced by
+        :class:`~ganhash_zoo.methods.data.SemiSupervisedBatches`.
+        """
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        unlabeled = None
+        if isinstance(x, dict):
+            x, unlabeled = x["labeled"], x.get("unlabeled")
+        x = ops.cast(x, "float32")
+        if unlabeled is not None:
+            unlabeled = ops.cast(unlabeled, "float32")
+        return x, y, unlabeled
+
+    def random_bits(self, batch_size):
+        """Uniform random codes in {-1, +1}."""
+        u = keras.random.uniform((batch_size, self.bits), seed=self.seed_generator)
+        return ops.where(u > 0.5, 1.0, -1.0)
+
+    def noise(self, batch_size, dim):
+        return keras.random.normal((batch_size, dim), seed=self.seed_generator)
+
+    # -- config ---------------------------------------------------------------
+    def get_config(self):
+        config = super().get_config()
+        config.update(bits=self.bits, image_shape=list(self.image_shape), width=self.width, seed=self.seed)
+        config.update(self.hparams)
+        return config
+
+    def generated_sample(self, n: int = 16) -> np.ndarray:
+        """``n`` images from the method's generator, for checks and figures."""
+        raise NotImplementedError

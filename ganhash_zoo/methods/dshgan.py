@@ -1,0 +1,116 @@
+"""DSH-GAN (Qiu et al., SIGIR 2017): deep semantic hashing with a label-conditioned GAN.
+
+A generator G(z, y) synthesises images of a chosen class. One CNN trunk with
+three streams -- hash (K bits, tanh), adversary (real vs synthetic) and
+classification -- learns from *real-synthetic triplets*: a real image of
+class y (anchor), a synthetic image of class y (positive) and a synthetic
+image of another class (negative).
+
+    L_CNN = adversarial_weight * L_adv(real -> 1, synthetic -> 0)       labelled + unlabelled real
+          + triplet_weight * max(0, m + ||h_a - h_p||^2 - ||h_a - h_n||^2)   per bit
+          + classification_weight * (CE(real, y) + synthetic_class_weight * CE(synthetic, y_G))
+          + quantization_weight * (|h| - 1)^2
+    L_G   = L_adv(synthetic -> 1) + classification_weight * CE(G(z, y), y)
+
+Single-label data uses softmax classification, multi-hot labels sigmoid.
+Semi-supervised: feed ``SemiSupervisedBatches(labeled, labels, unlabeled)``;
+the unlabelled images join the adversarial stream only. Fully supervised:
+``fit(images, labels)``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from .. import losses
+from ..nets import dcgan_backbone, dcgan_generator, mlp_head
+from .base import GANHasher
+
+
+@keras.saving.register_keras_serializable("ganhash_zoo")
+class DSHGAN(GANHasher):
+    method_name = "dshgan"
+    PLAYERS = ("cnn", "generator")
+    LOGS = ("adversarial", "triplet", "classification", "quantization", "g_adversarial", "g_classification")
+
+    def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10, noise_dim=64,
+                 adversarial_weight=1.0, triplet_weight=1.0, triplet_margin=0.5, classification_weight=1.0,
+                 synthetic_class_weight=0.5, quantization_weight=0.1, **kwargs):
+        hparams = dict(num_classes=num_classes, noise_dim=noise_dim, adversarial_weight=adversarial_weight,
+                       triplet_weight=triplet_weight, triplet_margin=triplet_margin,
+                       classification_weight=classification_weight, synthetic_class_weight=synthetic_class_weight,
+                       quantization_weight=quantization_weight)
+        super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
+        self.trunk = dcgan_backbone(self.image_shape, width, name="cnn_trunk")
+        features = self.trunk.output_shape[-1]
+        self.hash_layer = mlp_head(features, self.bits, name="hash_stream")
+        self.adversary = mlp_head(features, 1, name="adversary_stream")
+        self.classifier = mlp_head(features, num_classes, name="classification_stream")
+        self.generator = dcgan_generator(noise_dim + num_classes, self.image_shape, width)
+        inputs = keras.Input(self.image_shape)
+        self._encoder = keras.Model(
+            inputs, layers.Activation("tanh", dtype="float32")(self.hash_layer(self.trunk(inputs))), name="encoder"
+        )
+
+    def players(self):
+        return {"cnn": [self.trunk, self.hash_layer, self.adversary, self.classifier], "generator": [self.generator]}
+
+    def _generate(self, class_ids, training=True):
+        one_hot = ops.one_hot(ops.cast(class_ids, "int32"), self.hparams["num_classes"])
+        noise = self.noise(ops.shape(one_hot)[0], self.hparams["noise_dim"])
+        return self.generator(ops.concatenate([noise, one_hot], axis=-1), training=training)
+
+    def generated_sample(self, n=16):
+        return ops.convert_to_numpy(self._generate(ops.arange(n) % self.hparams["num_classes"], training=False))
+
+    def _condition_labels(self, y):
+        """Class ids to condition G on: the label, or one of a multi-hot row's labels."""
+        if len(y.shape) == 1:
+            return ops.cast(y, "int32")
+        return ops.cast(keras.random.categorical(ops.log(ops.cast(y, "float32") + 1e-6), 1,
+                                                 seed=self.seed_generator)[:, 0], "int32")
+
+    def train_step(self, data):
+        x, y, x_unlabeled = self.unpack_batch(data)
+        if y is None:
+            raise ValueError("DSH-GAN needs labels: fit(images, labels) or SemiSupervisedBatches")
+        hp = self.hparams
+        c = hp["num_classes"]
+        real = x if x_unlabeled is None else ops.concatenate([x, x_unlabeled], axis=0)
+        y_pos = self._condition_labels(y)
+        shift = keras.random.randint(ops.shape(y_pos), 1, c, seed=self.seed_generator)
+        y_neg = (y_pos + ops.cast(shift, "int32")) % c
+        positive = ops.stop_gradient(self._generate(y_pos))
+        negative = ops.stop_gradient(self._generate(y_neg))
+
+        def cnn_loss():
+            f_real = self.trunk(real, training=True)
+            f_pos = self.trunk(positive, training=True)
+            f_neg = self.trunk(negative, training=True)
+            n_lab = ops.shape(x)[0]
+            h_anchor = ops.tanh(self.hash_layer(f_real[:n_lab]))
+            h_pos, h_neg = ops.tanh(self.hash_layer(f_pos)), ops.tanh(self.hash_layer(f_neg))
+            fake_logits = self.adversary(ops.concatenate([f_pos, f_neg], axis=0))
+            terms = {
+                "adversarial": losses.discriminator_loss(self.adversary(f_real), fake_logits),
+                "triplet": losses.triplet(h_anchor, h_pos, h_neg, hp["triplet_margin"]),
+                "classification": losses.classification(self.classifier(f_real[:n_lab]), y)
+                + hp["synthetic_class_weight"] * losses.classification(self.classifier(f_pos), y_pos),
+                "quantization": losses.quantization(h_anchor),
+            }
+            total = (hp["adversarial_weight"] * terms["adversarial"] + hp["triplet_weight"] * terms["triplet"]
+                     + hp["classification_weight"] * terms["classification"]
+                     + hp["quantization_weight"] * terms["quantization"])
+            return total, terms
+
+        logs = self.update("cnn", cnn_loss)
+
+        def generator_loss():
+            features = self.trunk(self._generate(y_pos), training=True)
+            adv = losses.generator_loss(self.adversary(features))
+            cls = losses.classification(self.classifier(features), y_pos)
+            return adv + hp["classification_weight"] * cls, {"g_adversarial": adv, "g_classification": cls}
+
+        logs.update(self.update("generator", generator_loss))
+        return self.track(logs)

@@ -1,0 +1,120 @@
+"""HashGAN (Dizaji et al., CVPR 2018): unsupervised hashing with a generator in the loop.
+
+Networks: a generator G([u, b]) fed noise u and random bits b; one
+convolutional trunk shared by the encoder E (K-bit hash head) and the
+discriminator D (real/fake head). Sharing the trunk turns the adversarial
+game into a data-dependent regulariser of the hash features.
+
+Loss of the encoder/discriminator player, with t = (E(x) + 1) / 2:
+
+    L_ED = L_adv(D)                                   real vs generated
+         + w(step) * ( entropy_weight      * sum_k H(t_k)               minimum entropy
+                     + balance_weight      * sum_k f_k log f_k + ...    uniform frequency
+                     + consistency_weight  * ||t(x) - t(T(x))||^2       T: small rotation/shift/flip
+                     + independence_weight * ||W^T W - I||^2 )          hash-layer weights
+         + collaborative_weight * ||t(G([u, b])) - b01||^2              E recovers G's bits
+         + triplet_weight * triplet(E(G(u,b)), E(G(u',b)), E(G(u'',b')))
+
+Loss of the generator: feature matching on the shared trunk (as in the
+public reimplementation) plus the collaborative term. ``w(step)`` ramps the
+hashing terms in over ``hash_warmup_steps`` (the paper switches them on after
+a first GAN-only phase).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from .. import losses
+from ..nets import dcgan_backbone, dcgan_generator, mlp_head
+from .base import GANHasher
+
+
+@keras.saving.register_keras_serializable("ganhash_zoo")
+class HashGAN(GANHasher):
+    method_name = "hashgan"
+    PLAYERS = ("encoder_discriminator", "generator")
+    LOGS = ("d_adv", "entropy", "balance", "consistency", "independence", "collaborative", "triplet",
+            "g_feature_matching")
+
+    def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=64,
+                 entropy_weight=0.1, balance_weight=1.0, consistency_weight=1.0, independence_weight=0.1,
+                 collaborative_weight=1.0, triplet_weight=0.5, triplet_margin=0.5, hash_warmup_steps=0, **kwargs):
+        hparams = dict(noise_dim=noise_dim, entropy_weight=entropy_weight, balance_weight=balance_weight,
+                       consistency_weight=consistency_weight, independence_weight=independence_weight,
+                       collaborative_weight=collaborative_weight, triplet_weight=triplet_weight,
+                       triplet_margin=triplet_margin, hash_warmup_steps=hash_warmup_steps)
+        super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
+        self.trunk = dcgan_backbone(self.image_shape, width, name="shared_trunk")
+        features = self.trunk.output_shape[-1]
+        self.hash_layer = mlp_head(features, self.bits, name="hash_head")
+        self.real_fake = mlp_head(features, 1, name="real_fake_head")
+        self.generator = dcgan_generator(noise_dim + self.bits, self.image_shape, width)
+        self.augment = keras.Sequential([
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
+            layers.RandomRotation(10 / 360, fill_mode="reflect", seed=seed),
+        ], name="small_transform")
+        inputs = keras.Input(self.image_shape)
+        self._encoder = keras.Model(
+            inputs, layers.Activation("tanh", dtype="float32")(self.hash_layer(self.trunk(inputs))), name="encoder"
+        )
+
+    def players(self):
+        return {"encoder_discriminator": [self.trunk, self.hash_layer, self.real_fake], "generator": [self.generator]}
+
+    def _bit_probabilities(self, features):
+        return ops.sigmoid(2.0 * ops.cast(self.hash_layer(features), "float32"))
+
+    def _generate(self, bits_pm, batch_size, training=True):
+        noise = self.noise(batch_size, self.hparams["noise_dim"])
+        return self.generator(ops.concatenate([noise, bits_pm], axis=-1), training=training)
+
+    def generated_sample(self, n=16):
+        return ops.convert_to_numpy(self._generate(self.random_bits(n), n, training=False))
+
+    def train_step(self, data):
+        x, _, _ = self.unpack_batch(data)
+        hp = self.hparams
+        n = ops.shape(x)[0]
+        b = self.random_bits(n)
+        b01 = (b + 1.0) / 2.0
+        fake = ops.stop_gradient(self._generate(b, n))
+        fake_same_bits = ops.stop_gradient(self._generate(b, n))
+        warm = self.ramp(hp["hash_warmup_steps"])
+
+        def encoder_discriminator_loss():
+            f_real = self.trunk(x, training=True)
+            f_fake = self.trunk(fake, training=True)
+            adv = losses.discriminator_loss(self.real_fake(f_real), self.real_fake(f_fake))
+            t = self._bit_probabilities(f_real)
+            t_aug = self._bit_probabilities(self.trunk(self.augment(x, training=True), training=True))
+            t_fake = self._bit_probabilities(f_fake)
+            t_pos = self._bit_probabilities(self.trunk(fake_same_bits, training=True))
+            terms = {
+                "entropy": losses.bit_entropy(t),
+                "balance": losses.bit_balance(t),
+                "consistency": losses.consistency(t, t_aug),
+                "independence": losses.independence(self.hash_layer.trainable_variables[0]),
+                "collaborative": losses.collaborative(t_fake, b01),
+                "triplet": losses.triplet(t_fake, t_pos, ops.roll(t_fake, 1, axis=0), hp["triplet_margin"]),
+            }
+            hashing = (hp["entropy_weight"] * terms["entropy"] + hp["balance_weight"] * terms["balance"]
+                       + hp["consistency_weight"] * terms["consistency"]
+                       + hp["independence_weight"] * terms["independence"])
+            total = (adv + warm * hashing + hp["collaborative_weight"] * terms["collaborative"]
+                     + hp["triplet_weight"] * terms["triplet"])
+            return total, {"d_adv": adv, **terms}
+
+        logs = self.update("encoder_discriminator", encoder_discriminator_loss)
+
+        def generator_loss():
+            generated = self._generate(b, n)
+            f_fake = self.trunk(generated, training=True)
+            fm = losses.feature_matching(ops.stop_gradient(self.trunk(x, training=True)), f_fake)
+            col = losses.collaborative(self._bit_probabilities(f_fake), b01)
+            return fm + hp["collaborative_weight"] * col, {"g_feature_matching": fm}
+
+        logs.update(self.update("generator", generator_loss))
+        return self.track(logs)

@@ -1,0 +1,118 @@
+"""SSAH (Jin et al., AAAI 2020): semi-supervised hashing with self-paced hard sample generation.
+
+H-Net is the hashing network. A-Net turns each real image into a *hard
+sample* through multi-scale occlusion (a 2x2 and a 4x4 grid of occlusion
+weights) and rotation, and is trained to *raise* H-Net's hashing loss while
+H-Net learns to resist it. Self-paced: the allowed difficulty -- occlusion
+budget (mean mask area) and rotation range -- grows linearly from
+``min_difficulty`` to 1 over ``difficulty_steps`` steps.
+
+    L_H = similarity_weight * mean((H H^T / K - S)^2)    labelled real + hard samples, S from labels
+        + consistency_weight * ||h(x_u) - h(A(x_u))||^2   unlabelled images and their hard samples
+        + quantization_weight * (|h| - 1)^2
+    L_A = -(similarity on labelled hard samples + consistency on unlabelled hard samples)
+
+Feed ``SemiSupervisedBatches(labeled, labels, unlabeled)`` (or ``fit(images,
+labels)``, when the labelled images double as the unlabelled stream).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from .. import losses
+from ..nets import dcgan_backbone, mlp_head
+from ..nets.backbones import build_encoder
+from ..nets.warps import occlude, rotate, upsample_nearest
+from .base import GANHasher
+
+GRIDS = (2, 4)  # occlusion scales: cells per side
+
+
+@keras.saving.register_keras_serializable("ganhash_zoo")
+class SSAH(GANHasher):
+    method_name = "ssah"
+    PLAYERS = ("hasher", "adversary")
+    LOGS = ("similarity", "consistency", "quantization", "difficulty")
+
+    def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10,
+                 similarity_weight=1.0, consistency_weight=1.0, quantization_weight=0.1,
+                 max_occlusion=0.4, max_rotation_degrees=30.0, min_difficulty=0.1, difficulty_steps=2000, **kwargs):
+        hparams = dict(num_classes=num_classes, similarity_weight=similarity_weight,
+                       consistency_weight=consistency_weight, quantization_weight=quantization_weight,
+                       max_occlusion=max_occlusion, max_rotation_degrees=max_rotation_degrees,
+                       min_difficulty=min_difficulty, difficulty_steps=difficulty_steps)
+        super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
+        if any(self.image_shape[0] % g or self.image_shape[1] % g for g in GRIDS):
+            raise ValueError(f"SSAH's occlusion grids {GRIDS} need image sides divisible by 4, got {image_shape}")
+        self._encoder = build_encoder(dcgan_backbone(self.image_shape, width, name="h_trunk"), self.bits)
+        a_trunk = dcgan_backbone(self.image_shape, max(8, width // 2), name="a_trunk")
+        inputs = keras.Input(self.image_shape)
+        params = mlp_head(a_trunk.output_shape[-1], sum(g * g for g in GRIDS) + 1, hidden=128)(a_trunk(inputs))
+        self.a_net = keras.Model(inputs, params, name="a_net")
+
+    def players(self):
+        return {"hasher": [self._encoder], "adversary": [self.a_net]}
+
+    def difficulty(self):
+        lo = self.hparams["min_difficulty"]
+        return lo + (1.0 - lo) * self.ramp(self.hparams["difficulty_steps"])
+
+    def hard_samples(self, images, training=True):
+        """A-Net's occluded and rotated versions of ``images``, within the current difficulty."""
+        hp = self.hparams
+        h, w = self.image_shape[:2]
+        params = ops.cast(self.a_net(images, training=training), "float32")
+        d = self.difficulty()
+        masks, offset = [], 0
+        for g in GRIDS:
+            grid = ops.reshape(ops.sigmoid(params[:, offset : offset + g * g]), (-1, g, g))
+            masks.append(upsample_nearest(grid, h, w))
+            offset += g * g
+        mask = (masks[0] + masks[1]) / 2.0
+        budget = d * hp["max_occlusion"]
+        area = ops.mean(mask, axis=(1, 2, 3), keepdims=True)
+        mask = mask * ops.minimum(1.0, budget / (area + 1e-6))
+        angle = ops.tanh(params[:, -1]) * d * math.radians(hp["max_rotation_degrees"])
+        return rotate(occlude(images, mask), angle)
+
+    def generated_sample(self, n=16):
+        raise NotImplementedError("SSAH generates hard samples from images: use hard_samples(images)")
+
+    def train_step(self, data):
+        x, y, x_unlabeled = self.unpack_batch(data)
+        if y is None:
+            raise ValueError("SSAH needs labels for part of the data: SemiSupervisedBatches or fit(images, labels)")
+        hp = self.hparams
+        x_u = x if x_unlabeled is None else x_unlabeled
+        similarity = losses.label_similarity(ops.concatenate([y, y], axis=0), num_classes=hp["num_classes"])
+
+        def hashing_terms(hard_l, hard_u):
+            h_l = self._encoder(ops.concatenate([x, hard_l], axis=0), training=True)
+            h_u = self._encoder(x_u, training=True)
+            return {
+                "similarity": losses.pairwise_similarity(h_l, similarity),
+                "consistency": losses.consistency(h_u, self._encoder(hard_u, training=True)),
+                "quantization": losses.quantization(ops.concatenate([h_l, h_u], axis=0)),
+            }
+
+        def adversary_loss():
+            terms = hashing_terms(self.hard_samples(x), self.hard_samples(x_u))
+            return -(terms["similarity"] + terms["consistency"]), {}
+
+        logs = self.update("adversary", adversary_loss)
+        hard_l = ops.stop_gradient(self.hard_samples(x))
+        hard_u = ops.stop_gradient(self.hard_samples(x_u))
+
+        def hasher_loss():
+            terms = hashing_terms(hard_l, hard_u)
+            total = (hp["similarity_weight"] * terms["similarity"] + hp["consistency_weight"] * terms["consistency"]
+                     + hp["quantization_weight"] * terms["quantization"])
+            return total, terms
+
+        logs.update(self.update("hasher", hasher_loss))
+        logs["difficulty"] = self.difficulty()
+        return self.track(logs)

@@ -1,0 +1,158 @@
+"""USPAH (Deng et al., IEEE TIP 2019): unsupervised semantic-preserving adversarial hashing.
+
+Networks: encoder E (image -> code), generator G (code, noise -> image) and a
+discriminator D over (image, code) *pairs*: real pairs (x, E(x)) against
+generated pairs (G(b), b). The BiGAN-style game makes E and G mutually
+coherent; the codes come from E.
+
+Semantic supervision. A similarity S over each batch combines feature
+similarity and neighbour similarity:
+
+    C_ij = cosine(f_i, f_j)
+    N_ij = |kNN(i) & kNN(j)| / k          (shared k nearest neighbours in the batch)
+    S    = feature_weight * C + (1 - feature_weight) * (2 N - 1)
+
+Our from-scratch choice of features f (the paper used a pretrained CNN): PCA
+of the pixels, fitted with ``model.adapt(images)`` before ``fit`` and stored
+in the model. ``feature_dim``, ``neighbours`` and ``feature_weight`` are
+configurable.
+
+    L_E = similarity_weight * mean((E(x) E(x)^T / K - S)^2)
+        + quantization_weight * mean((|E(x)| - 1)^2) + balance_weight * balance
+        + adversarial_weight * (D(x, E(x)) -> fake)
+    L_G = (D(G(b), b) -> real) + cycle_weight * ||E(G(b)) - b||^2
+    L_D = (D(x, E(x)) -> real) + (D(G(b), b) -> fake)
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from .. import losses
+from ..nets import dcgan_backbone, dcgan_generator, pair_discriminator
+from ..nets.backbones import build_encoder
+from .base import GANHasher
+
+
+@keras.saving.register_keras_serializable("ganhash_zoo")
+class PCAFeatures(layers.Layer):
+    """Fixed linear features: (flattened pixels / 255 - mean) @ components. Fitted by ``adapt``."""
+
+    def __init__(self, input_dim, feature_dim, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.input_dim, self.feature_dim = int(input_dim), int(feature_dim)
+        self.mean = self.add_weight(shape=(self.input_dim,), initializer="zeros", trainable=False, name="mean")
+        self.components = self.add_weight(shape=(self.input_dim, self.feature_dim), initializer="zeros",
+                                          trainable=False, name="components")
+        self.fitted = self.add_weight(shape=(), initializer="zeros", trainable=False, name="fitted")
+
+    def adapt(self, images, max_samples=20000, seed=0):
+        from sklearn.decomposition import PCA
+
+        x = np.asarray(images).reshape(len(images), -1).astype(np.float32) / 255.0
+        if len(x) > max_samples:
+            x = x[np.random.default_rng(seed).choice(len(x), max_samples, replace=False)]
+        pca = PCA(n_components=self.feature_dim, random_state=seed).fit(x)
+        self.mean.assign(pca.mean_.astype(np.float32))
+        self.components.assign(pca.components_.T.astype(np.float32))
+        self.fitted.assign(1.0)
+
+    def call(self, images):
+        x = ops.reshape(ops.cast(images, "float32"), (ops.shape(images)[0], -1)) / 255.0
+        return ops.matmul(x - self.mean, self.components)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "feature_dim": self.feature_dim}
+
+
+def semantic_similarity(features, neighbours: int, feature_weight: float):
+    """S in [-1, 1] from cosine similarity and shared in-batch nearest neighbours."""
+    f = features / (ops.norm(features, axis=-1, keepdims=True) + 1e-6)
+    cosine = ops.matmul(f, ops.transpose(f))
+    _, idx = ops.top_k(cosine, neighbours + 1)  # includes the item itself
+    knn = ops.max(ops.one_hot(idx, ops.shape(cosine)[0]), axis=1)
+    shared = ops.matmul(knn, ops.transpose(knn)) / float(neighbours + 1)
+    return feature_weight * cosine + (1.0 - feature_weight) * (2.0 * shared - 1.0)
+
+
+@keras.saving.register_keras_serializable("ganhash_zoo")
+class USPAH(GANHasher):
+    method_name = "uspah"
+    PLAYERS = ("discriminator", "encoder", "generator")
+    LOGS = ("similarity", "quantization", "balance", "e_adversarial", "g_adversarial", "cycle")
+
+    def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=32, feature_dim=128,
+                 neighbours=10, feature_weight=0.5, similarity_weight=1.0, quantization_weight=0.1,
+                 balance_weight=0.1, adversarial_weight=0.1, cycle_weight=1.0, **kwargs):
+        hparams = dict(noise_dim=noise_dim, feature_dim=feature_dim, neighbours=neighbours,
+                       feature_weight=feature_weight, similarity_weight=similarity_weight,
+                       quantization_weight=quantization_weight, balance_weight=balance_weight,
+                       adversarial_weight=adversarial_weight, cycle_weight=cycle_weight)
+        super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
+        self._encoder = build_encoder(dcgan_backbone(self.image_shape, width, name="encoder_trunk"), self.bits)
+        self.generator = dcgan_generator(self.bits + noise_dim, self.image_shape, width)
+        self.discriminator = pair_discriminator(dcgan_backbone(self.image_shape, width, name="d_trunk"), self.bits)
+        self.features = PCAFeatures(int(np.prod(self.image_shape)), feature_dim, name="pca_features")
+
+    def players(self):
+        return {"discriminator": [self.discriminator], "encoder": [self._encoder], "generator": [self.generator]}
+
+    def adapt(self, images, **kwargs):
+        """Fit the PCA features that define semantic similarity (call once before ``fit``)."""
+        self.features.adapt(images, **kwargs)
+        return self
+
+    def _generate(self, codes, training=True):
+        noise = self.noise(ops.shape(codes)[0], self.hparams["noise_dim"])
+        return self.generator(ops.concatenate([codes, noise], axis=-1), training=training)
+
+    def generated_sample(self, n=16):
+        return ops.convert_to_numpy(self._generate(self.random_bits(n), training=False))
+
+    def fit(self, *args, **kwargs):
+        if float(ops.convert_to_numpy(self.features.fitted)) == 0.0:
+            raise RuntimeError("USPAH needs its similarity features: call model.adapt(train_images) before fit()")
+        return super().fit(*args, **kwargs)
+
+    def train_step(self, data):
+        x, _, _ = self.unpack_batch(data)
+        hp = self.hparams
+        b = self.random_bits(ops.shape(x)[0])
+        fake = ops.stop_gradient(self._generate(b))
+        similarity = ops.stop_gradient(
+            semantic_similarity(self.features(x), hp["neighbours"], hp["feature_weight"])
+        )
+
+        def discriminator_loss():
+            h = ops.stop_gradient(self._encoder(x, training=True))
+            real = self.discriminator([x, h], training=True)
+            generated = self.discriminator([fake, b], training=True)
+            return losses.discriminator_loss(real, generated), {}
+
+        logs = self.update("discriminator", discriminator_loss)
+
+        def encoder_loss():
+            h = self._encoder(x, training=True)
+            terms = {
+                "similarity": losses.pairwise_similarity(h, similarity),
+                "quantization": losses.quantization(h),
+                "balance": losses.bit_balance((h + 1.0) / 2.0),
+                # E plays against D: its real pairs should look generated
+                "e_adversarial": losses.generator_loss(-self.discriminator([x, h], training=True)),
+            }
+            total = (hp["similarity_weight"] * terms["similarity"] + hp["quantization_weight"] * terms["quantization"]
+                     + hp["balance_weight"] * terms["balance"] + hp["adversarial_weight"] * terms["e_adversarial"])
+            return total, terms
+
+        logs.update(self.update("encoder", encoder_loss))
+
+        def generator_loss():
+            generated = self._generate(b)
+            adv = losses.generator_loss(self.discriminator([generated, b], training=True))
+            cycle = losses.consistency(self._encoder(generated, training=True), b)
+            return adv + hp["cycle_weight"] * cycle, {"g_adversarial": adv, "cycle": cycle}
+
+        logs.update(self.update("generator", generator_loss))
+        return self.track(logs)
