@@ -47,6 +47,14 @@ class GANHasher(keras.Model):
     def build(self, input_shape=None):
         self.built = True  # every network is built eagerly in __init__
 
+    def load_weights(self, filepath, *args, **kwargs):
+        self.build()  # nothing to infer from data: a fresh model can take weights at once
+        return super().load_weights(filepath, *args, **kwargs)
+
+    def save_weights(self, filepath, *args, **kwargs):
+        self.build()
+        return super().save_weights(filepath, *args, **kwargs)
+
     # -- subclass interface -------------------------------------------------
     def players(self) -> dict:
         """Player name -> list of networks whose trainable variables it updates."""

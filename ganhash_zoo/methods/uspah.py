@@ -10,7 +10,8 @@ similarity and neighbour similarity:
 
     C_ij = cosine(f_i, f_j)
     N_ij = |kNN(i) & kNN(j)| / k          (shared k nearest neighbours in the batch)
-    S    = feature_weight * C + (1 - feature_weight) * (2 N - 1)
+    A    = feature_weight * C + (1 - feature_weight) * N
+    S_ij = +1 if j is among the k best of i by A, or i among those of j; else -1
 
 Our from-scratch choice of features f (the paper used a pretrained CNN): PCA
 of the pixels, fitted with ``model.adapt(images)`` before ``fit`` and stored
@@ -67,14 +68,20 @@ class PCAFeatures(layers.Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "feature_dim": self.feature_dim}
 
 
+def _knn_mask(scores, k):
+    """(B, B) 1.0 where column j is among row i's k highest scores (itself included)."""
+    _, idx = ops.top_k(scores, k + 1)
+    return ops.max(ops.one_hot(idx, ops.shape(scores)[0]), axis=1)
+
+
 def semantic_similarity(features, neighbours: int, feature_weight: float):
-    """S in [-1, 1] from cosine similarity and shared in-batch nearest neighbours."""
+    """S in {-1, +1}: symmetric kNN graph of feature plus shared-neighbour similarity."""
     f = features / (ops.norm(features, axis=-1, keepdims=True) + 1e-6)
     cosine = ops.matmul(f, ops.transpose(f))
-    _, idx = ops.top_k(cosine, neighbours + 1)  # includes the item itself
-    knn = ops.max(ops.one_hot(idx, ops.shape(cosine)[0]), axis=1)
+    knn = _knn_mask(cosine, neighbours)
     shared = ops.matmul(knn, ops.transpose(knn)) / float(neighbours + 1)
-    return feature_weight * cosine + (1.0 - feature_weight) * (2.0 * shared - 1.0)
+    graph = _knn_mask(feature_weight * cosine + (1.0 - feature_weight) * shared, neighbours)
+    return ops.where(ops.maximum(graph, ops.transpose(graph)) > 0, 1.0, -1.0)
 
 
 @keras.saving.register_keras_serializable("ganhash_zoo")

@@ -93,7 +93,7 @@ def tie_aware_ap(n_hist: np.ndarray, r_hist: np.ndarray, cutoff: int | None = No
     h = np.arange(0, int(min(k, r.max())) + 1)[None, :]
     possible = (h <= np.minimum(m, r)) & (m - h <= n - r)
     log_p = _log_comb(r, np.minimum(h, r)) + _log_comb(n - r, np.clip(m - h, 0, n - r)) - _log_comb(n, m)
-    prob = np.where(possible, np.exp(log_p), 0.0)
+    prob = np.exp(np.where(possible, log_p, -np.inf))  # impossible h: probability 0
     dh = harmonic[bn + m] - harmonic[bn]
     spread = np.where(m > 1, (h - 1) / np.maximum(m - 1, 1), 0.0)
     part = (h / m) * ((br + 1) * dh + spread * (m - (bn + 1) * dh))

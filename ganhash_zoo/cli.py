@@ -1,0 +1,208 @@
+"""``ganhash-zoo``: list, inspect, encode with, evaluate and train hashing models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _cmd_list(args):
+    from .zoo import registry
+
+    entries = registry()
+    names = [n for n in sorted(entries) if not args.released or entries[n].released]
+    from fnmatch import fnmatch
+
+    rows = [entries[n] for n in names if fnmatch(n, args.pattern)]
+    print(f"{'name':<32} {'method':<8} {'protocol':<18} {'bits':>4}  released")
+    for e in rows:
+        print(f"{e.name:<32} {e.method:<8} {e.protocol:<18} {e.bits:>4}  {'yes' if e.released else 'no'}")
+
+
+def _cmd_info(args):
+    from .zoo import info
+
+    print(json.dumps(info(args.name), indent=2))
+
+
+def _read_images(path: Path, image_shape):
+    """Images from a .npy/.npz array, an image folder (any depth), or a single image file."""
+    from PIL import Image
+
+    if path.suffix == ".npy":
+        return np.load(path), None
+    if path.suffix == ".npz":
+        with np.load(path) as f:
+            return f[f.files[0]], None
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp")) \
+        if path.is_dir() else [path]
+    if not files:
+        raise SystemExit(f"no images found in {path}")
+    mode = "L" if image_shape[-1] == 1 else "RGB"
+    images = []
+    for f in files:
+        with Image.open(f) as im:
+            im = im.convert(mode)
+            if im.size != (image_shape[1], image_shape[0]):
+                im = im.resize((image_shape[1], image_shape[0]), Image.BILINEAR)
+            images.append(np.asarray(im).reshape(image_shape))
+    return np.stack(images), [str(f) for f in files]
+
+
+def _load_model(name_or_dir: str):
+    from .zoo import load, load_run
+
+    return load_run(name_or_dir) if Path(name_or_dir).is_dir() else load(name_or_dir)
+
+
+def _cmd_encode(args):
+    model = _load_model(args.name)
+    images, files = _read_images(Path(args.images), model.image_shape)
+    codes = model.encode(images)
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise SystemExit(f"{out} exists; pass --overwrite to replace it")
+    np.savez(out, packed=codes.packed, bits=codes.bits, files=np.array(files or []))
+    print(f"wrote {len(codes)} {codes.bits}-bit codes to {out}")
+
+
+def _cmd_evaluate(args):
+    from .retrieval import Evaluator
+
+    model = _load_model(args.name)
+    protocol = args.protocol or model.entry.protocol
+    evaluator = Evaluator.for_protocol(protocol, data_dir=args.data_dir)
+    result = evaluator.evaluate(model, name=model.name)
+    print(result)
+    if args.json:
+        result.save_json(args.json)
+    if args.plots:
+        for path in evaluator.plot(result, args.plots):
+            print(f"wrote {path}")
+
+
+def _cmd_baseline(args):
+    from .baselines import BASELINES
+    from .datasets import get_protocol, load_protocol
+    from .retrieval import Evaluator
+
+    protocol = args.protocol or ("cifar10-59k" if args.dataset == "cifar10" else "fashion_mnist-59k")
+    if get_protocol(protocol).dataset != args.dataset.replace("-", "_"):
+        raise SystemExit(f"protocol {protocol} does not belong to dataset {args.dataset}")
+    data, split = load_protocol(protocol, data_dir=args.data_dir)
+    fit_on = split.unlabeled if len(split.unlabeled) else split.train
+    hasher = BASELINES[args.method](args.bits, seed=args.seed).fit(data.images[fit_on])
+    evaluator = Evaluator(data.images[split.query], data.labels[split.query], data.images[split.database],
+                          data.labels[split.database], cutoffs=split.map_cutoffs, protocol=protocol)
+    result = evaluator.evaluate(hasher, name=f"{args.method}-{args.bits}bit")
+    print(result)
+    if args.json:
+        result.save_json(args.json)
+
+
+def _cmd_train(args):
+    from .training import train
+
+    summary = train(args.method, args.dataset, args.protocol, args.bits, epochs=args.epochs,
+                    batch_size=args.batch_size, width=args.width, out=args.out, data_dir=args.data_dir,
+                    mixed_precision=args.mixed_precision, eval_every=args.eval_every,
+                    max_unlabeled=args.max_unlabeled, gan_epochs=args.gan_epochs,
+                    learning_rate=args.learning_rate, seed=args.seed, verbose=args.verbose)
+    print(json.dumps({k: summary[k] for k in ("name", "metrics", "baselines", "train_seconds")}, indent=2))
+
+
+def add_train_arguments(p):
+    p.add_argument("method", choices=["hashgan", "uspah", "dshgan", "fakereg", "ssah"])
+    p.add_argument("--dataset", default="cifar10", help="cifar10 or fashion_mnist")
+    p.add_argument("--protocol", default=None, help="split protocol (default: the method's paper protocol)")
+    p.add_argument("--bits", type=int, default=48)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--gan-epochs", type=int, default=None, help="fakereg stage-1 epochs (default: --epochs)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--width", type=int, default=64, help="base channel width of the DCGAN-style nets")
+    p.add_argument("--learning-rate", type=float, default=2e-4)
+    p.add_argument("--mixed-precision", choices=["bfloat16", "float16"], default=None)
+    p.add_argument("--eval-every", type=int, default=2, help="epochs between validation mAP evaluations")
+    p.add_argument("--max-unlabeled", type=int, default=None, help="subsample the unlabelled pool (quick runs)")
+    p.add_argument("--data-dir", default=None, help="dataset folder (default: $GANHASH_ZOO_DATA, then tfds)")
+    p.add_argument("--out", default=None, help="run folder; an existing checkpoint there is resumed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", type=int, default=1)
+
+
+def resolve_train_defaults(args):
+    from .papers import FASHION_PROTOCOL, METHODS
+
+    args.dataset = args.dataset.replace("-", "_")
+    if args.protocol is None:
+        args.protocol = METHODS[args.method]["protocol"] if args.dataset == "cifar10" else FASHION_PROTOCOL
+    if args.out is None:
+        args.out = f"runs/{args.method}-{args.dataset.replace('_', '-')}-{args.bits}bit"
+    return args
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="ganhash-zoo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list registered models")
+    p.add_argument("pattern", nargs="?", default="*", help="glob, e.g. 'hashgan-*'")
+    p.add_argument("--released", action="store_true", help="only models with weights")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("info", help="registry entry of one model as JSON")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("encode", help="encode images into packed binary codes (.npz)")
+    p.add_argument("name", help="model name, or a run's exported encoder folder")
+    p.add_argument("images", help="image folder, image file, or .npy/.npz array (uint8 0..255 or float 0..1)")
+    p.add_argument("--out", required=True, help="output .npz with packed codes, bits and file names")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_encode)
+
+    p = sub.add_parser("evaluate", help="retrieval figures of a model on a protocol")
+    p.add_argument("name", help="model name, or a run's exported encoder folder")
+    p.add_argument("--protocol", default=None, help="default: the model's own protocol")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--plots", default=None, help="folder for PR / precision@N / retrieval-grid PNGs")
+    p.add_argument("--json", default=None, help="write the figures to this JSON file")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("baseline", help="fit and evaluate LSH or ITQ on pixels")
+    p.add_argument("method", choices=["lsh", "itq"])
+    p.add_argument("--bits", type=int, default=32)
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--protocol", default=None)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None)
+    p.set_defaults(func=_cmd_baseline)
+
+    p = sub.add_parser("train", help="train one method on a protocol (checkpoints resume)")
+    add_train_arguments(p)
+    p.set_defaults(func=_cmd_train)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        resolve_train_defaults(args)
+    from .datasets import DatasetError
+    from .zoo import UnknownModelError, WeightIntegrityError, WeightsNotAvailableError
+
+    try:
+        args.func(args)
+    except (DatasetError, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, ValueError) as error:
+        print(f"ganhash-zoo: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Train one method on one protocol: data feeding, resumable checkpoints, evaluation, export.
+
+Used by ``scripts/train.py`` and ``ganhash-zoo train``. Model selection data
+is the protocol's validation split (queried against the rest of the
+labelled pool); the query set is touched once, at the end, for the reported
+figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+CHECKPOINT = "checkpoint.weights.h5"
+OPTIMIZERS = "optimizers.npz"
+STATE = "state.json"
+
+
+def _atomic_write_text(path: Path, text: str):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def make_callbacks(model, out: Path, evaluator, eval_every: int):
+    import keras
+
+    class ResumableCheckpoint(keras.callbacks.Callback):
+        """Weights, every player's optimizer state and the epoch, written atomically each epoch."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            weights_tmp = out / f"tmp.{CHECKPOINT}"
+            model.save_weights(weights_tmp)
+            opt_state = {f"{player}/{i}": keras.ops.convert_to_numpy(v)
+                         for player, opt in model.player_optimizers.items() for i, v in enumerate(opt.variables)}
+            with open(out / f"{OPTIMIZERS}.tmp", "wb") as f:
+                np.savez(f, **opt_state)
+            os.replace(weights_tmp, out / CHECKPOINT)
+            os.replace(out / f"{OPTIMIZERS}.tmp", out / OPTIMIZERS)
+            _atomic_write_text(out / STATE, json.dumps({"epochs_done": epoch + 1}))
+
+    class ValidationRetrieval(keras.callbacks.Callback):
+        """Adds val_mAP@... to the logs every ``eval_every`` epochs (validation split, never queries)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if evaluator is None or (epoch + 1) % eval_every:
+                return
+            metrics = evaluator.evaluate(model.encoder, name="val").metrics
+            for key in ("mAP@all", "mAP@1000"):
+                if key in metrics and logs is not None:
+                    logs[f"val_{key}"] = metrics[key]
+
+    return [ValidationRetrieval(), ResumableCheckpoint(), keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
+
+
+def restore(model, out: Path) -> int:
+    """Load a checkpoint from ``out`` if there is one; returns the epochs already done."""
+    import keras
+
+    state_file = out / STATE
+    if not state_file.exists():
+        return 0
+    model.load_weights(out / CHECKPOINT)
+    with np.load(out / OPTIMIZERS) as saved:
+        for player, opt in model.player_optimizers.items():
+            for i, v in enumerate(opt.variables):
+                v.assign(keras.ops.convert_to_tensor(saved[f"{player}/{i}"], dtype=v.dtype))
+    return int(json.loads(state_file.read_text())["epochs_done"])
+
+
+def training_inputs(method: str, data, split, max_unlabeled: int | None, seed: int):
+    """(fit args, unlabelled-or-all training images) for the method's kind of learning."""
+    from .methods import LEARNING, SemiSupervisedBatches
+
+    rng = np.random.default_rng(seed)
+    pool = split.unlabeled if len(split.unlabeled) else split.train
+    if max_unlabeled and len(pool) > max_unlabeled:
+        pool = np.sort(rng.choice(pool, max_unlabeled, replace=False))
+    images = data.images[pool]
+    labeled, labels = data.images[split.train], data.labels[split.train]
+    kind = LEARNING[method]
+    if kind == "unsupervised":
+        return (images,), {}, images
+    if kind == "supervised":
+        return (labeled, labels), {}, images
+    return (SemiSupervisedBatches(labeled, labels, images, seed=seed),), {"semi": True}, images
+
+
+def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10, batch_size: int = 128,
+          width: int = 64, out="runs/model", data_dir=None, mixed_precision: str | None = None,
+          eval_every: int = 2, max_unlabeled: int | None = None, gan_epochs: int | None = None,
+          learning_rate: float = 2e-4, seed: int = 0, verbose: int = 1) -> dict:
+    """Train, checkpoint each epoch (resuming if ``out`` has a checkpoint), evaluate, export."""
+    import keras
+
+    if mixed_precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{mixed_precision}")
+    keras.utils.set_random_seed(seed)
+    from .baselines import ITQ, LSH
+    from .datasets import get_protocol, load_dataset, load_split
+    from .export import save_encoder
+    from .methods import METHODS, FakeRegGAN
+    from .retrieval import Evaluator
+
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    spec = get_protocol(protocol)
+    if spec.dataset != dataset.replace("-", "_"):
+        raise ValueError(f"protocol {protocol} is defined on {spec.dataset}, not {dataset}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_dataset(dataset, data_dir=data_dir)
+    split = load_split(protocol, data)
+    image_shape = data.images.shape[1:]
+    num_classes = len(data.class_names)
+    fit_args, info, images = training_inputs(method, data, split, max_unlabeled, seed)
+    fit_kwargs = {} if info.get("semi") else {"batch_size": batch_size}
+    if info.get("semi"):
+        fit_args[0].batch_size = fit_args[0].labeled_batch_size = batch_size
+        fit_args[0].on_epoch_end()
+
+    kwargs = dict(bits=bits, image_shape=image_shape, width=width, seed=seed)
+    if method in ("dshgan", "fakereg", "ssah"):
+        kwargs["num_classes"] = num_classes
+    started = time.time()
+    if method == "fakereg":  # stage 1: the GAN whose fakes regularise stage 2
+        gan_dir = out / "stage1"
+        gan_dir.mkdir(exist_ok=True)
+        gan = FakeRegGAN(image_shape=image_shape, width=width, seed=seed)
+        gan.compile(learning_rate=learning_rate)
+        done = restore(gan, gan_dir)
+        gan.fit(images, batch_size=batch_size, epochs=gan_epochs or epochs, initial_epoch=done, verbose=verbose,
+                callbacks=make_callbacks(gan, gan_dir, None, eval_every)[1:])
+        kwargs["generator"] = gan.generator
+    model = METHODS[method](**kwargs)
+    if method == "uspah":
+        model.adapt(images, seed=seed)
+    model.compile(learning_rate=learning_rate)
+    val = Evaluator(data.images[split.val], data.labels[split.val], data.images[split.train],
+                    data.labels[split.train], cutoffs=(None,), protocol=f"{protocol}/val")
+    done = restore(model, out)
+    history = model.fit(*fit_args, epochs=epochs, initial_epoch=done, verbose=verbose,
+                        callbacks=make_callbacks(model, out, val, eval_every), **fit_kwargs)
+    train_seconds = time.time() - started
+
+    test = Evaluator(data.images[split.query], data.labels[split.query], data.images[split.database],
+                     data.labels[split.database], cutoffs=split.map_cutoffs, protocol=protocol)
+    result = test.evaluate(model.encoder, name=f"{method}-{bits}bit")
+    baselines = {b.name: test.evaluate(b(bits, seed=seed).fit(images), name=b.name).metrics for b in (LSH, ITQ)}
+    name = f"{method}-{dataset.replace('_', '-')}-{bits}bit"
+    files = save_encoder(model.encoder, out / "encoder", {
+        "name": name, "method": method, "dataset": spec.dataset, "protocol": protocol, "bits": bits,
+    })
+    summary = {
+        "name": name, "method": method, "dataset": spec.dataset, "protocol": protocol, "bits": bits, "seed": seed,
+        "split": split.summary(), "epochs": epochs, "batch_size": batch_size, "width": width,
+        "mixed_precision": mixed_precision, "backend": keras.backend.backend(),
+        "train_images": len(images), "train_seconds": round(train_seconds, 1),
+        "images_per_second": round(len(images) * max(epochs - done, 0) / max(train_seconds, 1e-9), 1),
+        "metrics": result.metrics, "baselines": baselines, "files": files,
+        "final_logs": {k: float(v[-1]) for k, v in history.history.items()},
+    }
+    _atomic_write_text(out / "results.json", json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,54 @@
+"""Shared fixtures: the real datasets in ../shared/datasets (never copied into the repo)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("GANHASH_ZOO_DATA", REPO.parent / "shared" / "datasets"))
+os.environ.setdefault("GANHASH_ZOO_DATA", str(SHARED_DATA))
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _need(path):
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set GANHASH_ZOO_DATA)")
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    from ganhash_zoo.datasets import load_protocol
+
+    _need(SHARED_DATA / "fashion-mnist")
+    return load_protocol("fashion_mnist-59k", data_dir=SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def cifar():
+    from ganhash_zoo.datasets import load_protocol
+
+    _need(SHARED_DATA / "cifar10-jpeg.tar.gz")
+    return load_protocol("cifar10-59k", data_dir=SHARED_DATA)
+
+
+@pytest.fixture(scope="session")
+def fashion_task(fashion):
+    """A small real retrieval task on Fashion-MNIST for learning tests (minutes on 2 cores)."""
+    from ganhash_zoo.retrieval import Evaluator
+
+    data, split = fashion
+    rng = np.random.default_rng(0)
+    queries = split.query[::2]
+    database = np.sort(rng.choice(split.database, 6000, replace=False))
+    unlabeled = data.images[np.sort(rng.choice(split.unlabeled, 6000, replace=False))]
+    evaluator = Evaluator(data.images[queries], data.labels[queries], data.images[database],
+                          data.labels[database], cutoffs=(None, 1000), protocol="fashion-subset")
+    return {
+        "evaluator": evaluator,
+        "unlabeled": unlabeled,
+        "labeled": data.images[split.train],
+        "labels": data.labels[split.train],
+    }

@@ -1,0 +1,100 @@
+"""The five methods as Keras models: fit, config, saving, mixed precision, torch backend."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from ganhash_zoo.methods import LEARNING, METHODS, SemiSupervisedBatches
+
+sys.path.insert(0, str(Path(__file__).parent))
+from method_fixtures import build_model, probe_images, tiny_data  # noqa: E402
+
+NAMES = sorted(METHODS)
+
+
+def fit_once(model, name, epochs=1):
+    x, y = tiny_data()
+    if LEARNING[name] == "semi-supervised":
+        return model.fit(SemiSupervisedBatches(x[:32], y[:32], x, batch_size=16), epochs=epochs, verbose=0)
+    if LEARNING[name] == "supervised":
+        return model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
+    return model.fit(x, batch_size=16, epochs=epochs, verbose=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_config_round_trip_and_keras_file(name, tmp_path):
+    model = build_model(name)
+    clone = type(model).from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded.encoder(probe_images()), model.encoder(probe_images()), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_weights_round_trip_after_training(name, tmp_path):
+    model = build_model(name)
+    model.compile()
+    history = fit_once(model, name)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    model.save_weights(tmp_path / "w.weights.h5")
+    fresh = build_model(name)
+    fresh.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_allclose(fresh.encoder(probe_images()), model.encoder(probe_images()), atol=1e-5)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("name", ["hashgan", "ssah"])
+def test_mixed_precision_trains_with_finite_losses(name, policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build_model(name)
+        model.compile()
+        if policy == "mixed_float16":
+            assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in model.player_optimizers.values())
+        history = fit_once(model, name)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    assert model.encoder(probe_images()).dtype == "float32"
+
+
+def test_bad_construction_and_missing_labels_are_explained():
+    with pytest.raises(ValueError, match="bits"):
+        METHODS["hashgan"](bits=0, image_shape=(28, 28, 1))
+    with pytest.raises(ValueError, match="divisible"):
+        METHODS["ssah"](bits=8, image_shape=(30, 30, 1), width=8)
+    model = METHODS["uspah"](bits=8, image_shape=(28, 28, 1), width=8)
+    model.compile()
+    with pytest.raises(RuntimeError, match="adapt"):
+        model.fit(tiny_data()[0], epochs=1, verbose=0)
+    fakereg = build_model("fakereg")
+    fakereg.compile()
+    with pytest.raises(ValueError, match="labels"):
+        fakereg.fit(tiny_data()[0], epochs=1, verbose=0)
+
+
+def test_torch_backend_fits_and_reads_tensorflow_weights(tmp_path):
+    pytest.importorskip("torch")
+    expected = {}
+    for name in NAMES:
+        model = build_model(name)
+        model.save_weights(tmp_path / f"{name}.weights.h5")
+        expected[name] = np.asarray(model.encoder(probe_images()))
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    script = Path(__file__).with_name("torch_backend_check.py")
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), str(tmp_path / "r.json")],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    for name in NAMES:
+        assert all(np.isfinite(v) for v in report[name]["losses"].values()), name
+        np.testing.assert_allclose(report[name]["codes_from_tf_weights"], expected[name], atol=1e-4)
+    assert np.isfinite(list(report["fakereg-gan"]["losses"].values())).all()

@@ -1,0 +1,111 @@
+"""Registry, load() with integrity checks, input validation, the CLI, and resumable training."""
+
+import json
+
+import numpy as np
+import pytest
+
+import ganhash_zoo
+from ganhash_zoo import cli, zoo
+from ganhash_zoo.export import save_encoder
+
+
+def test_registry_names_every_planned_model():
+    names = ganhash_zoo.list_models()
+    assert len(names) == 25 and "hashgan-cifar10-48bit" in names and "ssah-fashion-mnist-48bit" in names
+    assert ganhash_zoo.list_models("uspah-cifar10-*") == [f"uspah-cifar10-{b}bit" for b in (16, 32, 48, 64)]
+    entry = ganhash_zoo.info("dshgan-cifar10-16bit")
+    assert entry["protocol"] == "cifar10-54k" and "SIGIR 2017" in entry["paper"]
+
+
+def test_unknown_name_suggests_close_names():
+    with pytest.raises(zoo.UnknownModelError, match="hashgan-cifar10-48bit"):
+        ganhash_zoo.load("hashgan-cifar-48bit")
+
+
+def test_unreleased_model_says_how_to_train_it():
+    with pytest.raises(zoo.WeightsNotAvailableError, match="scripts/train.py hashgan"):
+        ganhash_zoo.load("hashgan-cifar10-48bit")
+
+
+@pytest.fixture
+def released_model(tmp_path, monkeypatch):
+    """A released entry backed by a freshly exported (untrained) encoder."""
+    from ganhash_zoo.methods import HashGAN
+
+    model = HashGAN(bits=16, image_shape=(28, 28, 1), width=8, seed=0)
+    name = "hashgan-fashion-mnist-48bit"
+    files = save_encoder(model.encoder, tmp_path / "weights" / name, {"name": name, "method": "hashgan", "bits": 16})
+    released = tmp_path / "released.json"
+    released.write_text(json.dumps({name: {"files": files, "bits": 16}}))
+    monkeypatch.setattr(zoo, "released_file", lambda: released)
+    monkeypatch.setenv(zoo.WEIGHTS_ENV, str(tmp_path / "weights"))
+    return name, model, tmp_path / "weights" / name
+
+
+def test_load_encodes_uint8_and_float_images_alike(released_model):
+    name, model, _ = released_model
+    hasher = ganhash_zoo.load(name)
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28, 1), dtype=np.uint8)
+    codes = hasher.encode(images)
+    assert codes.bits == 16 and codes.packed.shape == (5, 2)
+    np.testing.assert_array_equal(hasher.encode(images / 255.0).packed, codes.packed)
+    np.testing.assert_array_equal(hasher.encode(images[..., 0]).packed, codes.packed)  # no channel axis
+    # float16 on disk: outputs agree with the float32 original to half precision
+    np.testing.assert_allclose(hasher.relaxed_codes(images), model.encoder(images.astype("float32")), atol=2e-2)
+
+
+def test_bad_images_get_clear_errors(released_model):
+    hasher = ganhash_zoo.load(released_model[0])
+    with pytest.raises(ValueError, match=r"\(N, 28, 28, 1\)"):
+        hasher.encode(np.zeros((2, 32, 32, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        hasher.encode(np.full((2, 28, 28, 1), 200.0))
+    with pytest.raises(TypeError, match="numeric"):
+        hasher.encode(np.array([["a"]]))
+    with pytest.raises(ValueError, match="NaN"):
+        hasher.encode(np.full((1, 28, 28, 1), np.nan))
+
+
+def test_tampered_weights_are_refused_and_left_in_place(released_model):
+    name, _, folder = released_model
+    weights = folder / "encoder.weights.h5"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(zoo.WeightIntegrityError, match="corrupt or was modified"):
+        ganhash_zoo.load(name)
+    assert weights.read_bytes() == bytes(data)  # the user's file is not deleted or rewritten
+
+
+def test_cli_list_info_encode_and_errors(released_model, tmp_path, capsys):
+    name = released_model[0]
+    assert cli.main(["list", "hashgan-*"]) == 0
+    assert "hashgan-cifar10-64bit" in capsys.readouterr().out
+    assert cli.main(["info", name]) == 0
+    assert json.loads(capsys.readouterr().out)["released"] is True
+    images = tmp_path / "x.npy"
+    np.save(images, np.zeros((3, 28, 28), np.uint8))
+    assert cli.main(["encode", name, str(images), "--out", str(tmp_path / "c.npz")]) == 0
+    with np.load(tmp_path / "c.npz") as f:
+        assert f["packed"].shape == (3, 2) and int(f["bits"]) == 16
+    with pytest.raises(SystemExit, match="--overwrite"):  # an existing output is never replaced silently
+        cli.main(["encode", name, str(images), "--out", str(tmp_path / "c.npz")])
+    assert cli.main(["info", "no-such-model"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+
+
+def test_training_resumes_from_its_checkpoint(fashion, tmp_path):
+    from ganhash_zoo.training import train
+
+    common = dict(method="fakereg", dataset="fashion_mnist", protocol="fashion_mnist-59k", bits=8, width=8,
+                  batch_size=128, out=tmp_path / "run", max_unlabeled=512, eval_every=1, verbose=0)
+    first = train(epochs=1, **common)
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["epochs_done"] == 1
+    second = train(epochs=2, **common)
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in log[1:]] == ["0", "1"]  # epoch 0 not repeated
+    assert "val_mAP@all" in log[0]
+    assert set(second["metrics"]) == set(first["metrics"]) and "lsh" in second["baselines"]
+    hasher = ganhash_zoo.load_run(tmp_path / "run" / "encoder")
+    assert hasher.encode(np.zeros((2, 28, 28, 1), np.uint8)).bits == 8
