@@ -109,3 +109,12 @@ def test_training_resumes_from_its_checkpoint(fashion, tmp_path):
     assert set(second["metrics"]) == set(first["metrics"]) and "lsh" in second["baselines"]
     hasher = ganhash_zoo.load_run(tmp_path / "run" / "encoder")
     assert hasher.encode(np.zeros((2, 28, 28, 1), np.uint8)).bits == 8
+
+
+def test_released_model_without_files_or_network_says_where_to_put_them(released_model, tmp_path, monkeypatch):
+    name = released_model[0]
+    monkeypatch.setenv(zoo.WEIGHTS_ENV, str(tmp_path / "nowhere"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(zoo.WeightsNotAvailableError, match="Hugging Face cache"):
+        ganhash_zoo.load(name)
