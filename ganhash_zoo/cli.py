@@ -11,13 +11,10 @@ import numpy as np
 
 
 def _cmd_list(args):
-    from .zoo import registry
+    from .zoo import list_models, registry
 
     entries = registry()
-    names = [n for n in sorted(entries) if not args.released or entries[n].released]
-    from fnmatch import fnmatch
-
-    rows = [entries[n] for n in names if fnmatch(n, args.pattern)]
+    rows = [entries[n] for n in list_models(args.pattern, released_only=args.released)]
     print(f"{'name':<32} {'method':<8} {'protocol':<18} {'bits':>4}  released")
     for e in rows:
         print(f"{e.name:<32} {e.method:<8} {e.protocol:<18} {e.bits:>4}  {'yes' if e.released else 'no'}")
@@ -96,8 +93,7 @@ def _cmd_baseline(args):
     data, split = load_protocol(protocol, data_dir=args.data_dir)
     fit_on = split.unlabeled if len(split.unlabeled) else split.train
     hasher = BASELINES[args.method](args.bits, seed=args.seed).fit(data.images[fit_on])
-    evaluator = Evaluator(data.images[split.query], data.labels[split.query], data.images[split.database],
-                          data.labels[split.database], cutoffs=split.map_cutoffs, protocol=protocol)
+    evaluator = Evaluator.from_split(data, split)
     result = evaluator.evaluate(hasher, name=f"{args.method}-{args.bits}bit")
     print(result)
     if args.json:

@@ -147,8 +147,7 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
                         callbacks=make_callbacks(model, out, val, eval_every), **fit_kwargs)
     train_seconds = time.time() - started
 
-    test = Evaluator(data.images[split.query], data.labels[split.query], data.images[split.database],
-                     data.labels[split.database], cutoffs=split.map_cutoffs, protocol=protocol)
+    test = Evaluator.from_split(data, split)
     result = test.evaluate(model.encoder, name=f"{method}-{bits}bit")
     baselines = {b.name: test.evaluate(b(bits, seed=seed).fit(images), name=b.name).metrics for b in (LSH, ITQ)}
     name = f"{method}-{dataset.replace('_', '-')}-{bits}bit"

@@ -17,8 +17,7 @@ def main():
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     data, split = load_protocol(args.protocol, data_dir=args.data_dir)
-    evaluator = Evaluator(data.images[split.query], data.labels[split.query], data.images[split.database],
-                          data.labels[split.database], cutoffs=split.map_cutoffs, protocol=args.protocol)
+    evaluator = Evaluator.from_split(data, split)
     fit_on = data.images[split.unlabeled if len(split.unlabeled) else split.train]
     keys = None
     for cls in (LSH, ITQ):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ganhash_zoo.methods import METHODS
+from ganhash_zoo.methods import LEARNING, METHODS, SemiSupervisedBatches
 
 
 def tiny_data(n=64):
@@ -20,3 +20,13 @@ def build_model(name, bits=16, width=8):
     if name == "uspah":
         model.adapt(tiny_data()[0])
     return model
+
+
+def fit_once(model, name, epochs=1):
+    """fit() with the kind of data the method learns from (tiny random images)."""
+    x, y = tiny_data()
+    if LEARNING[name] == "semi-supervised":
+        return model.fit(SemiSupervisedBatches(x[:32], y[:32], x, batch_size=16), epochs=epochs, verbose=0)
+    if LEARNING[name] == "supervised":
+        return model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
+    return model.fit(x, batch_size=16, epochs=epochs, verbose=0)

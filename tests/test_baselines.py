@@ -10,8 +10,7 @@ from ganhash_zoo.retrieval import Evaluator
 @pytest.mark.parametrize("bits", [32, 64])
 def test_itq_beats_lsh_on_cifar10_pixels(cifar, bits):
     data, split = cifar
-    evaluator = Evaluator(data.images[split.query], data.labels[split.query], data.images[split.database],
-                          data.labels[split.database], cutoffs=split.map_cutoffs)
+    evaluator = Evaluator.from_split(data, split)
     fit_on = data.images[split.unlabeled]
     lsh = evaluator.evaluate(LSH(bits).fit(fit_on)).metrics
     itq = evaluator.evaluate(ITQ(bits).fit(fit_on)).metrics

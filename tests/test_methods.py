@@ -10,21 +10,12 @@ import keras
 import numpy as np
 import pytest
 
-from ganhash_zoo.methods import LEARNING, METHODS, SemiSupervisedBatches
+from ganhash_zoo.methods import METHODS
 
 sys.path.insert(0, str(Path(__file__).parent))
-from method_fixtures import build_model, probe_images, tiny_data  # noqa: E402
+from method_fixtures import build_model, fit_once, probe_images, tiny_data  # noqa: E402
 
 NAMES = sorted(METHODS)
-
-
-def fit_once(model, name, epochs=1):
-    x, y = tiny_data()
-    if LEARNING[name] == "semi-supervised":
-        return model.fit(SemiSupervisedBatches(x[:32], y[:32], x, batch_size=16), epochs=epochs, verbose=0)
-    if LEARNING[name] == "supervised":
-        return model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
-    return model.fit(x, batch_size=16, epochs=epochs, verbose=0)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -13,25 +13,20 @@ import numpy as np
 os.environ["KERAS_BACKEND"] = "torch"
 import keras  # noqa: E402
 
-from ganhash_zoo.methods import METHODS, FakeRegGAN, SemiSupervisedBatches  # noqa: E402
+from ganhash_zoo.methods import METHODS, FakeRegGAN  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from method_fixtures import build_model, probe_images, tiny_data  # noqa: E402
+from method_fixtures import build_model, fit_once, probe_images, tiny_data  # noqa: E402
 
 
 def main(weights_dir, out_json):
     assert keras.backend.backend() == "torch"
-    x, y = tiny_data()
+    x, _ = tiny_data()
     report = {}
     for name in METHODS:
         model = build_model(name)
         model.compile()
-        if name in ("dshgan", "ssah"):
-            history = model.fit(SemiSupervisedBatches(x[:32], y[:32], x, batch_size=16), epochs=1, verbose=0)
-        elif name == "fakereg":
-            history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-        else:
-            history = model.fit(x, batch_size=16, epochs=1, verbose=0)
+        history = fit_once(model, name)
         losses = {k: float(v[-1]) for k, v in history.history.items()}
         fresh = build_model(name)
         fresh.load_weights(os.path.join(weights_dir, f"{name}.weights.h5"))

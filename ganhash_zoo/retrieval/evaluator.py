@@ -128,15 +128,18 @@ class Evaluator:
         self.cutoffs, self.protocol, self.radius, self.batch_size = tuple(cutoffs), protocol, radius, batch_size
 
     @classmethod
+    def from_split(cls, data, split, **kwargs) -> "Evaluator":
+        """Queries against database of a loaded protocol split, at its mAP cut-offs."""
+        kwargs.setdefault("cutoffs", split.map_cutoffs)
+        kwargs.setdefault("protocol", split.name)
+        return cls(data.images[split.query], data.labels[split.query],
+                   data.images[split.database], data.labels[split.database], **kwargs)
+
+    @classmethod
     def for_protocol(cls, protocol: str, data_dir=None, source: str = "auto", **kwargs) -> "Evaluator":
         from ..datasets import load_protocol
 
-        data, split = load_protocol(protocol, data_dir=data_dir, source=source)
-        return cls(
-            data.images[split.query], data.labels[split.query],
-            data.images[split.database], data.labels[split.database],
-            cutoffs=split.map_cutoffs, protocol=protocol, **kwargs,
-        )
+        return cls.from_split(*load_protocol(protocol, data_dir=data_dir, source=source), **kwargs)
 
     def evaluate_codes(self, query_codes: PackedCodes, db_codes: PackedCodes, name: str = "codes") -> RetrievalResult:
         with tqdm(total=len(query_codes), desc="ranking", unit="query", leave=False, disable=None) as bar:
