@@ -1,10 +1,14 @@
-"""The shipped encoder format: ``config.json`` + a float16 ``encoder.weights.h5``.
+"""The shipped model format: ``config.json``, a float16 ``encoder.weights.h5``
+and, optionally, the whole trainable GAN as a float16 ``model.weights.h5``.
 
-The weight file is Keras' own ``.weights.h5`` with every float dataset
-stored as float16 (Keras casts back to the variable dtype on load, on every
-backend), halving the download. The architecture travels as the encoder's
-JSON config with mixed-precision policies replaced by float32, so a model
-trained under ``mixed_bfloat16`` on a GPU loads as a plain float32 encoder.
+Weight files are Keras' own ``.weights.h5`` with every float dataset stored
+as float16 (Keras casts back to the variable dtype on load, on every
+backend), halving the download. The architectures travel in ``config.json``
+(the encoder's JSON config and the method's ``get_config``) with
+mixed-precision policies replaced by float32, so a model trained under
+``mixed_bfloat16`` on a GPU loads as a plain float32 model. ``load()`` needs
+only the encoder; ``model.weights.h5`` lets ``model.fit`` fine-tune the
+generator and discriminator too.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 
 CONFIG_FILE = "config.json"
 ENCODER_FILE = "encoder.weights.h5"
+MODEL_FILE = "model.weights.h5"
 FORMAT_VERSION = 1
 
 
@@ -45,20 +50,33 @@ def halve_weight_file(path) -> None:
             f.create_dataset(name, data=data.astype(np.float16))
 
 
-def save_encoder(encoder, folder, meta: dict, half: bool = True) -> dict:
-    """Write the encoder into ``folder``; returns ``{filename: sha256}``."""
+def _write_weights(model, path: Path, half: bool) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.weights.h5")
+    model.save_weights(tmp)
+    if half:
+        halve_weight_file(tmp)
+    os.replace(tmp, path)  # never leave a half-written file under the real name
+
+
+def save_encoder(encoder, folder, meta: dict, half: bool = True, model=None) -> dict:
+    """Write the encoder (and the full GAN ``model`` if given) into ``folder``; returns ``{filename: sha256}``."""
+    import keras
+
     from .zoo import sha256_of
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT_VERSION, **meta, "encoder": _float32_policies(json.loads(encoder.to_json()))}
-    tmp = folder / f".{ENCODER_FILE}.tmp.weights.h5"
-    encoder.save_weights(tmp)
-    if half:
-        halve_weight_file(tmp)
-    os.replace(tmp, folder / ENCODER_FILE)  # never leave a half-written file under the real name
+    names = [CONFIG_FILE, ENCODER_FILE]
+    _write_weights(encoder, folder / ENCODER_FILE, half)
+    if model is not None:
+        serialized = keras.saving.serialize_keras_object(model)
+        serialized.pop("compile_config", None)  # per-player optimizers: users compile() with their own rates
+        config["model"] = _float32_policies(serialized)
+        _write_weights(model, folder / MODEL_FILE, half)
+        names.append(MODEL_FILE)
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1))
-    return {name: sha256_of(folder / name) for name in (CONFIG_FILE, ENCODER_FILE)}
+    return {name: sha256_of(folder / name) for name in names}
 
 
 def read_export_config(folder) -> dict:
@@ -84,3 +102,24 @@ def load_encoder(folder):
     except (OSError, ValueError, KeyError) as error:
         raise ValueError(f"{Path(folder) / ENCODER_FILE} does not fit the encoder in config.json: {error}") from error
     return encoder
+
+
+def load_trainable_model(folder):
+    """Rebuild the method's whole GAN from ``config.json`` with ``model.weights.h5`` loaded, ready to compile and fit."""
+    import keras
+
+    from . import methods  # noqa: F401  registers the method classes
+
+    folder = Path(folder)
+    config = read_export_config(folder)
+    if "model" not in config or not (folder / MODEL_FILE).exists():
+        raise FileNotFoundError(
+            f"{folder} holds the encoder only (no {MODEL_FILE}); fine-tune the encoder as a plain keras.Model, "
+            "or train the method from scratch with scripts/train.py"
+        )
+    model = keras.saving.deserialize_keras_object(config["model"])
+    try:
+        model.load_weights(folder / MODEL_FILE)
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{folder / MODEL_FILE} does not fit the model in config.json: {error}") from error
+    return model

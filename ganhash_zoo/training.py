@@ -47,12 +47,12 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int):
         """Adds val_mAP@... to the logs every ``eval_every`` epochs (validation split, never queries)."""
 
         def on_epoch_end(self, epoch, logs=None):
-            if evaluator is None or (epoch + 1) % eval_every:
+            if evaluator is None or logs is None:
                 return
-            metrics = evaluator.evaluate(model.encoder, name="val").metrics
-            for key in ("mAP@all", "mAP@1000"):
-                if key in metrics and logs is not None:
-                    logs[f"val_{key}"] = metrics[key]
+            metric = f"mAP@{evaluator.cutoffs[0] or 'all'}"
+            # NaN on skipped epochs keeps the column in log.csv from the first epoch on
+            logs[f"val_{metric}"] = (float("nan") if (epoch + 1) % eval_every
+                                     else evaluator.evaluate(model.encoder, name="val").metrics[metric])
 
     return [ValidationRetrieval(), ResumableCheckpoint(), keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
 
@@ -88,6 +88,19 @@ def training_inputs(method: str, data, split, max_unlabeled: int | None, seed: i
     if kind == "supervised":
         return (labeled, labels), {}, images
     return (SemiSupervisedBatches(labeled, labels, images, seed=seed),), {"semi": True}, images
+
+
+def train_command(method, dataset, protocol, bits, epochs, batch_size, width, learning_rate, seed,
+                  mixed_precision=None, max_unlabeled=None, gan_epochs=None) -> str:
+    """The ``scripts/train.py`` line that reruns a training (data and output folders left to the user)."""
+    parts = [f"python scripts/train.py {method} --dataset {dataset} --protocol {protocol} --bits {bits}",
+             f"--epochs {epochs} --batch-size {batch_size} --width {width} --learning-rate {learning_rate:g}"]
+    for flag, value in (("--gan-epochs", gan_epochs), ("--max-unlabeled", max_unlabeled),
+                        ("--mixed-precision", mixed_precision)):
+        if value:
+            parts.append(f"{flag} {value}")
+    parts.append(f"--seed {seed}")
+    return " ".join(parts)
 
 
 def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10, batch_size: int = 128,
@@ -153,11 +166,14 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
     name = f"{method}-{dataset.replace('_', '-')}-{bits}bit"
     files = save_encoder(model.encoder, out / "encoder", {
         "name": name, "method": method, "dataset": spec.dataset, "protocol": protocol, "bits": bits,
-    })
+    }, model=model)
     summary = {
         "name": name, "method": method, "dataset": spec.dataset, "protocol": protocol, "bits": bits, "seed": seed,
         "split": split.summary(), "epochs": epochs, "batch_size": batch_size, "width": width,
+        "learning_rate": learning_rate, "max_unlabeled": max_unlabeled, "gan_epochs": gan_epochs,
         "mixed_precision": mixed_precision, "backend": keras.backend.backend(),
+        "command": train_command(method, spec.dataset, protocol, bits, epochs, batch_size, width, learning_rate,
+                                 seed, mixed_precision, max_unlabeled, gan_epochs),
         "train_images": len(images), "train_seconds": round(train_seconds, 1),
         "images_per_second": round(len(images) * max(epochs - done, 0) / max(train_seconds, 1e-9), 1),
         "metrics": result.metrics, "baselines": baselines, "files": files,

@@ -219,8 +219,8 @@ def prepare_images(images, image_shape: tuple) -> np.ndarray:
 class PretrainedHasher:
     """A ready encoder: ``encode(images)`` gives packed codes; ``evaluator`` its protocol's."""
 
-    def __init__(self, encoder, entry: ModelEntry, batch_size: int = 256):
-        self.encoder, self.entry, self.batch_size = encoder, entry, batch_size
+    def __init__(self, encoder, entry: ModelEntry, batch_size: int = 256, folder: Path | None = None):
+        self.encoder, self.entry, self.batch_size, self.folder = encoder, entry, batch_size, folder
         self.name, self.bits = entry.name, entry.bits
         self.image_shape = tuple(encoder.input_shape[1:])
         self._evaluator = None
@@ -236,6 +236,14 @@ class PretrainedHasher:
         from .retrieval import pack
 
         return pack(self.relaxed_codes(images), threshold=0.0)
+
+    def trainable_model(self):
+        """The method's whole GAN at the released weights, for ``compile()`` + ``fit()`` fine-tuning."""
+        from .export import load_trainable_model
+
+        if self.folder is None:
+            raise FileNotFoundError(f"{self.name} was not loaded from a folder; nothing to fine-tune from")
+        return load_trainable_model(self.folder)
 
     def evaluator(self, data_dir=None):
         from .retrieval import Evaluator
@@ -257,7 +265,7 @@ def load(name: str, batch_size: int = 256) -> PretrainedHasher:
 
     entry = get_entry(name)
     folder = resolve_weights(entry)
-    return PretrainedHasher(load_encoder(folder), entry, batch_size)
+    return PretrainedHasher(load_encoder(folder), entry, batch_size, folder)
 
 
 def load_run(folder, batch_size: int = 256) -> PretrainedHasher:
@@ -268,4 +276,4 @@ def load_run(folder, batch_size: int = 256) -> PretrainedHasher:
     config = read_export_config(folder)
     entry = ModelEntry(config.get("name", folder.name), config["method"], config.get("dataset", ""),
                        config["bits"], config.get("protocol", ""), hub_repo="")
-    return PretrainedHasher(load_encoder(folder), entry, batch_size)
+    return PretrainedHasher(load_encoder(folder), entry, batch_size, folder)

@@ -1,5 +1,6 @@
 """Shared fixtures: the real datasets in ../shared/datasets (never copied into the repo)."""
 
+import json
 import os
 from pathlib import Path
 
@@ -52,3 +53,17 @@ def fashion_task(fashion):
         "labeled": data.images[split.train],
         "labels": data.labels[split.train],
     }
+
+
+@pytest.fixture(scope="session")
+def finished_run(fashion, tmp_path_factory):
+    """A real (tiny) fakereg training on Fashion-MNIST, interrupted after one epoch and resumed for a second."""
+    from ganhash_zoo.training import train
+
+    out = tmp_path_factory.mktemp("runs") / "fakereg-fashion-mnist-48bit"
+    common = dict(method="fakereg", dataset="fashion_mnist", protocol="fashion_mnist-59k", bits=48, width=8,
+                  batch_size=128, out=out, max_unlabeled=512, eval_every=1, verbose=0)
+    first = train(epochs=1, **common)
+    epochs_after_first = json.loads((out / "state.json").read_text())["epochs_done"]
+    second = train(epochs=2, **common)
+    return {"out": out, "first": first, "second": second, "epochs_after_first": epochs_after_first}

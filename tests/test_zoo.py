@@ -95,26 +95,20 @@ def test_cli_list_info_encode_and_errors(released_model, tmp_path, capsys):
     assert "unknown model" in capsys.readouterr().err
 
 
-def test_training_resumes_from_its_checkpoint(fashion, tmp_path):
-    from ganhash_zoo.training import train
-
-    common = dict(method="fakereg", dataset="fashion_mnist", protocol="fashion_mnist-59k", bits=8, width=8,
-                  batch_size=128, out=tmp_path / "run", max_unlabeled=512, eval_every=1, verbose=0)
-    first = train(epochs=1, **common)
-    assert json.loads((tmp_path / "run" / "state.json").read_text())["epochs_done"] == 1
-    second = train(epochs=2, **common)
-    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+def test_training_resumes_from_its_checkpoint(finished_run):
+    out, first, second = finished_run["out"], finished_run["first"], finished_run["second"]
+    assert finished_run["epochs_after_first"] == 1
+    log = (out / "log.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in log[1:]] == ["0", "1"]  # epoch 0 not repeated
-    assert "val_mAP@all" in log[0]
+    assert "val_mAP@all" in log[0] and "nan" not in log[1]  # evaluated every epoch here
     assert set(second["metrics"]) == set(first["metrics"]) and "lsh" in second["baselines"]
-    hasher = ganhash_zoo.load_run(tmp_path / "run" / "encoder")
-    assert hasher.encode(np.zeros((2, 28, 28, 1), np.uint8)).bits == 8
+    assert "--max-unlabeled 512" in second["command"]
+    hasher = ganhash_zoo.load_run(out / "encoder")
+    assert hasher.encode(np.zeros((2, 28, 28, 1), np.uint8)).bits == 48
 
 
-def test_released_model_without_files_or_network_says_where_to_put_them(released_model, tmp_path, monkeypatch):
+def test_released_but_unpublished_model_says_where_to_put_the_files(released_model, tmp_path, monkeypatch):
     name = released_model[0]
     monkeypatch.setenv(zoo.WEIGHTS_ENV, str(tmp_path / "nowhere"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(zoo.WeightsNotAvailableError, match="Hugging Face cache"):
+    with pytest.raises(zoo.WeightsNotAvailableError, match=f"GANHASH_ZOO_WEIGHTS/{name}"):
         ganhash_zoo.load(name)

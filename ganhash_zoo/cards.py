@@ -1,0 +1,176 @@
+"""Model cards for released models, generated from the registry (never edited by hand).
+
+``model_card(entry)`` returns a huggingface_hub ``ModelCard`` whose
+``model-index`` carries the measured figures (task: image retrieval; one
+result per metric, named with the protocol) and whose body says what the
+model is, how it was trained and measured, what the files hold, how to use
+it, and where it falls short. ``scripts/make_cards.py`` writes them to
+``model_cards/``; ``scripts/publish.py`` uploads each as the repo's README.md.
+"""
+
+from __future__ import annotations
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .datasets import get_protocol
+from .export import MODEL_FILE
+
+LICENSE = "apache-2.0"
+DATASETS = {  # our dataset name -> (Hub dataset id, how to say which copy was measured)
+    "cifar10": ("uoft-cs/cifar10", "CIFAR-10, JPEG copy (cifar10-jpeg.tar.gz; JPEG-compressed images, "
+                "so figures may differ slightly from the PNG/pickle original)"),
+    "fashion_mnist": ("zalando-datasets/fashion_mnist", "Fashion-MNIST (original IDX files)"),
+}
+CARD_METRICS = ("mAP@all", "mAP@1000", "mAP@54000", "tie_aware_mAP@1000", "precision@r2")
+TASK = ("image-retrieval", "Image retrieval (Hamming ranking)")
+
+
+def _percent(value) -> str:
+    return "–" if value is None else f"{100 * value:.2f}"
+
+
+def _reported_metrics(entry) -> list[str]:
+    """The card's metrics: the protocol's mAP cut-offs, then tie-aware mAP@1000 and precision@r2."""
+    return [m for m in CARD_METRICS if m in entry.metrics]
+
+
+def card_data(entry) -> ModelCardData:
+    dataset_id, _ = DATASETS[entry.dataset]
+    results = [
+        EvalResult(task_type=TASK[0], task_name=TASK[1], dataset_type=entry.dataset,
+                   dataset_name=f"{entry.dataset} ({entry.protocol} query/database split)",
+                   dataset_split=f"{entry.protocol}/query", metric_type=metric,
+                   metric_name=f"{metric} ({entry.protocol}, {entry.bits} bits)",
+                   metric_value=round(float(entry.metrics[metric]), 4))
+        for metric in _reported_metrics(entry)
+    ]
+    return ModelCardData(
+        model_name=entry.name, library_name="keras", license=LICENSE, datasets=[dataset_id],
+        pipeline_tag="image-feature-extraction", metrics=["mean_average_precision"], eval_results=results,
+        tags=["deep-hashing", "image-retrieval", "binary-codes", "gan", "ganhash-zoo", entry.method,
+              f"{entry.bits}-bit"],
+    )
+
+
+def _figures_table(entry) -> str:
+    metrics = _reported_metrics(entry)
+    rows = [("**" + entry.name + "**", entry.metrics)]
+    rows += [(f"{name.upper()} on pixels (same split)", figures) for name, figures in sorted(entry.baselines.items())]
+    reported = entry.paper.get("reported", {}).get(entry.dataset, {})
+    paper_row = {m: reported[m].get(entry.bits) / 100 for m in metrics if m in reported and entry.bits in reported[m]}
+    if paper_row:
+        rows.append((f"paper ({entry.paper['venue']}, its own split)", paper_row))
+    lines = ["| | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    lines += [f"| {label} | " + " | ".join(_percent(fig.get(m)) for m in metrics) + " |" for label, fig in rows]
+    return "\n".join(lines)
+
+
+def _paper_comparison(entry) -> str:
+    reported = entry.paper.get("reported", {}).get(entry.dataset, {})
+    pairs = [(m, reported[m][entry.bits]) for m in reported if entry.bits in reported[m] and m in entry.metrics]
+    if not pairs:
+        return (f"The paper reports no {entry.dataset} figure at {entry.bits} bits that this protocol measures, "
+                "so the comparison is with the LSH and ITQ baselines on the same split.")
+    gaps = "; ".join(f"{m}: ours {_percent(entry.metrics[m])} vs paper {paper:.2f} "
+                     f"({100 * entry.metrics[m] - paper:+.2f} points)" for m, paper in pairs)
+    return f"Against the paper's own figures (its splits were drawn differently): {gaps}."
+
+
+def _usage(entry) -> str:
+    from .methods import LEARNING
+
+    fine_tune = {
+        "unsupervised": "model.fit(my_images, epochs=5)",
+        "supervised": "model.fit(my_images, my_labels, epochs=5)",
+        "semi-supervised": "from ganhash_zoo.methods import SemiSupervisedBatches\n"
+                           "model.fit(SemiSupervisedBatches(my_images, my_labels, my_unlabelled_images), epochs=5)",
+    }[LEARNING[entry.method]]
+    shape = ", ".join(str(d) for d in entry.image_shape)
+    return f"""```python
+import ganhash_zoo
+
+hasher = ganhash_zoo.load("{entry.name}")   # verifies sha256, caches through huggingface_hub
+codes = hasher.encode(images)                # (N, {shape}) uint8 0..255 or float 0..1 -> {entry.bits}-bit PackedCodes
+print(hasher.evaluate())                     # this card's figures, on {entry.protocol}
+
+model = hasher.trainable_model()             # the whole GAN at these weights
+model.compile(learning_rate=1e-4)
+{fine_tune}
+```
+
+Or from the shell: `ganhash-zoo encode {entry.name} my_images/ --out codes.npz` and
+`ganhash-zoo evaluate {entry.name}`."""
+
+
+def model_card(entry) -> ModelCard:
+    if not entry.released:
+        raise ValueError(f"{entry.name} is not released: cards describe measured models only")
+    paper, training = entry.paper, entry.training
+    protocol = get_protocol(entry.protocol)
+    _, dataset_text = DATASETS[entry.dataset]
+    has_model = MODEL_FILE in entry.files
+    files = "\n".join([
+        "- `config.json`: the encoder's Keras architecture (float32 policies) and the method's `get_config`"
+        if has_model else "- `config.json`: the encoder's Keras architecture (float32 policies)",
+        "- `encoder.weights.h5`: encoder weights (images in [0, 255] -> codes in [-1, 1]), stored as float16 "
+        "and cast to float32 on load",
+    ] + ([f"- `{MODEL_FILE}`: the whole GAN (encoder, generator, discriminator or A-Net), float16, so "
+          "`model.fit` can fine-tune every player"] if has_model else []))
+    seconds = training.get("train_seconds")
+    body = f"""
+# {entry.name}
+
+{entry.bits}-bit binary codes for {entry.dataset} images from **{entry.method}**: {paper['authors']},
+"{paper['title']}", {paper['venue']} ({paper['learning']}), as implemented in
+ganhash-zoo on Keras 3.
+
+## Figures
+
+Measured with ganhash-zoo's evaluator on the **{entry.protocol}** query/database split of {dataset_text}
+(percent; ties in Hamming distance broken by database index; tie-aware mAP is the exact expectation
+over tie orders; precision@r2 counts an empty Hamming ball as 0):
+
+{_figures_table(entry)}
+
+{_paper_comparison(entry)} Reproduce with `ganhash-zoo evaluate {entry.name}`.
+
+## Protocol and data
+
+{protocol.description} Split drawn once with seed 20261123 and shipped with the package
+(`ganhash_zoo/datasets/splits/{entry.protocol}.npz`). Recipes are chosen on the validation split carved
+from the labelled pool (`val_mAP` in the training log); the queries are used only for the figures above,
+measured on the last checkpoint, which is the one released.
+
+## Training
+
+    {training.get('command', entry.train_command)} --data-dir DATA --out runs/{entry.name}
+
+Backend {training.get('backend', '?')}, mixed precision {training.get('mixed_precision') or 'off'}, seed {entry.seed},
+{training.get('train_images', '?')} training images,
+{f'{seconds / 60:.1f} minutes' if seconds else 'time not recorded'}
+({training.get('images_per_second', '?')} images/s).
+
+## Files
+
+{files}
+
+## Use
+
+{_usage(entry)}
+
+## Limits
+
+- Inputs must be {entry.image_shape[0]}x{entry.image_shape[1]} with {entry.image_shape[2]} channel(s); other
+  sizes are refused, not resized, by `encode`.
+- Trained on {entry.dataset} only: codes for other image domains need fine-tuning.
+- Hamming ranking ties are broken by database order; the tie-aware figure above shows how much that matters.
+- The figures come from one training seed; run-to-run variation has not been measured.
+"""
+    return ModelCard(f"---\n{card_data(entry).to_yaml()}\n---\n{body}")
+
+
+def render_cards() -> dict[str, str]:
+    """Card text for every released model, keyed by the file name in ``model_cards/``."""
+    from .zoo import registry
+
+    return {f"{entry.name}.md": str(model_card(entry)) for entry in registry().values() if entry.released}

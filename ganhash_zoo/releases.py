@@ -1,0 +1,92 @@
+"""Turn a finished training run into a released model: bundled weights plus a registry entry.
+
+``release_run`` copies a run's exported folder into ``weights/NAME/`` and
+records in ``released.json`` the file hashes and the figures the run
+measured (the protocol's queries vs its database, with LSH and ITQ fitted on
+the same training images). ``record_revision`` pins the Hub commit once the
+folder is published. Maintainer tooling: ``scripts/release.py`` and
+``scripts/publish.py`` call it from a source checkout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+WEIGHTS_BUDGET_BYTES = 32 * 2**20  # weights/ travels with the tree to the GPU machine (64 MiB in all)
+TRAINING_KEYS = ("command", "epochs", "batch_size", "width", "learning_rate", "max_unlabeled", "gan_epochs",
+                 "mixed_precision", "backend", "train_images", "train_seconds", "images_per_second", "split")
+
+
+def _write_json_atomic(path: Path, data) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_released(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def release_run(run_dir, weights_dir, released_path, overwrite: bool = False) -> dict:
+    """Copy ``run_dir/encoder`` to ``weights_dir/NAME`` and add NAME to ``released_path``; returns the entry."""
+    from .zoo import get_entry, sha256_of
+
+    run_dir, weights_dir, released_path = Path(run_dir), Path(weights_dir), Path(released_path)
+    results_file = run_dir / "results.json"
+    if not results_file.exists():
+        raise FileNotFoundError(f"{results_file} not found: the run has not finished (scripts/train.py writes it last)")
+    results = json.loads(results_file.read_text())
+    name = results["name"]
+    entry = get_entry(name)  # only planned models are released
+    if results["protocol"] != entry.protocol:
+        raise ValueError(f"{name} is released under {entry.protocol}, but the run used {results['protocol']}")
+    released = read_released(released_path)
+    target = weights_dir / name
+    if (name in released or target.exists()) and not overwrite:
+        raise FileExistsError(f"{name} is already released ({target}); pass overwrite=True (--overwrite) to replace it")
+
+    source = run_dir / "encoder"
+    for filename, expected in results["files"].items():
+        if sha256_of(source / filename) != expected:
+            raise ValueError(f"{source / filename} changed after the run wrote results.json; retrain or re-export")
+    others = folder_bytes(weights_dir) - (folder_bytes(target) if target.exists() else 0) if weights_dir.exists() else 0
+    if others + folder_bytes(source) > WEIGHTS_BUDGET_BYTES:
+        raise ValueError(f"releasing {name} would take weights/ past {WEIGHTS_BUDGET_BYTES >> 20} MiB; "
+                         "export it without the full GAN, or at a smaller width")
+
+    staging = weights_dir / f".{name}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for filename in results["files"]:
+        shutil.copy2(source / filename, staging / filename)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(staging, target)
+
+    released[name] = {
+        "files": results["files"],
+        "seed": results["seed"],
+        "revision": None,  # set by scripts/publish.py once the folder is on the Hub
+        "metrics": results["metrics"],
+        "baselines": results["baselines"],
+        "training": {key: results[key] for key in TRAINING_KEYS if key in results},
+    }
+    _write_json_atomic(released_path, released)
+    return released[name]
+
+
+def record_revision(released_path, name: str, revision: str, hub_repo: str) -> None:
+    """Pin ``name`` to the Hub repo and commit its files were published in."""
+    released_path = Path(released_path)
+    released = read_released(released_path)
+    if name not in released:
+        raise KeyError(f"{name} is not in {released_path}")
+    released[name].update(revision=revision, hub_repo=hub_repo)
+    _write_json_atomic(released_path, released)
