@@ -16,10 +16,10 @@ from .datasets import get_protocol
 from .export import MODEL_FILE
 
 LICENSE = "apache-2.0"
-DATASETS = {  # our dataset name -> (Hub dataset id, how to say which copy was measured)
-    "cifar10": ("uoft-cs/cifar10", "CIFAR-10, JPEG copy (cifar10-jpeg.tar.gz; JPEG-compressed images, "
+DATASETS = {  # our dataset name -> (display name, Hub dataset id, which copy was measured)
+    "cifar10": ("CIFAR-10", "uoft-cs/cifar10", "CIFAR-10, JPEG copy (cifar10-jpeg.tar.gz; JPEG-compressed images, "
                 "so figures may differ slightly from the PNG/pickle original)"),
-    "fashion_mnist": ("zalando-datasets/fashion_mnist", "Fashion-MNIST (original IDX files)"),
+    "fashion_mnist": ("Fashion-MNIST", "zalando-datasets/fashion_mnist", "Fashion-MNIST (original IDX files)"),
 }
 CARD_METRICS = ("mAP@all", "mAP@1000", "mAP@54000", "tie_aware_mAP@1000", "precision@r2")
 TASK = ("image-retrieval", "Image retrieval (Hamming ranking)")
@@ -35,10 +35,10 @@ def _reported_metrics(entry) -> list[str]:
 
 
 def card_data(entry) -> ModelCardData:
-    dataset_id, _ = DATASETS[entry.dataset]
+    _, dataset_id, _ = DATASETS[entry.dataset]
     results = [
         EvalResult(task_type=TASK[0], task_name=TASK[1], dataset_type=entry.dataset,
-                   dataset_name=f"{entry.dataset} ({entry.protocol} query/database split)",
+                   dataset_name=f"{DATASETS[entry.dataset][0]} ({entry.protocol} query/database split)",
                    dataset_split=f"{entry.protocol}/query", metric_type=metric,
                    metric_name=f"{metric} ({entry.protocol}, {entry.bits} bits)",
                    metric_value=round(float(entry.metrics[metric]), 4))
@@ -69,25 +69,39 @@ def _paper_comparison(entry) -> str:
     reported = entry.paper.get("reported", {}).get(entry.dataset, {})
     pairs = [(m, reported[m][entry.bits]) for m in reported if entry.bits in reported[m] and m in entry.metrics]
     if not pairs:
-        return (f"The paper reports no {entry.dataset} figure at {entry.bits} bits that this protocol measures, "
-                "so the comparison is with the LSH and ITQ baselines on the same split.")
+        return (f"The paper reports no {DATASETS[entry.dataset][0]} figure at {entry.bits} bits that this protocol "
+                "measures, so the comparison is with the LSH and ITQ baselines on the same split.")
     gaps = "; ".join(f"{m}: ours {_percent(entry.metrics[m])} vs paper {paper:.2f} "
                      f"({100 * entry.metrics[m] - paper:+.2f} points)" for m, paper in pairs)
     return f"Against the paper's own figures (its splits were drawn differently): {gaps}."
 
 
-def _usage(entry) -> str:
+def _learning(entry) -> str:
     from .methods import LEARNING
 
+    return LEARNING[entry.method]
+
+
+def _training_data(entry) -> str:
+    """How many labelled / unlabelled images the run trained on."""
+    split, unlabelled = entry.training.get("split", {}), entry.training.get("train_images", "?")
+    labelled = split.get("train", "?")
+    return {"unsupervised": f"{unlabelled} unlabelled training images",
+            "supervised": f"{labelled} labelled training images",
+            "semi-supervised": f"{labelled} labelled and {unlabelled} unlabelled training images"}[_learning(entry)]
+
+
+def _usage(entry) -> str:
     fine_tune = {
         "unsupervised": "model.fit(my_images, epochs=5)",
         "supervised": "model.fit(my_images, my_labels, epochs=5)",
-        "semi-supervised": "from ganhash_zoo.methods import SemiSupervisedBatches\n"
-                           "model.fit(SemiSupervisedBatches(my_images, my_labels, my_unlabelled_images), epochs=5)",
-    }[LEARNING[entry.method]]
+        "semi-supervised": "model.fit(SemiSupervisedBatches(my_images, my_labels, my_unlabelled_images), epochs=5)",
+    }[_learning(entry)]
+    imports = "import ganhash_zoo" + (
+        "\nfrom ganhash_zoo.methods import SemiSupervisedBatches" if _learning(entry) == "semi-supervised" else "")
     shape = ", ".join(str(d) for d in entry.image_shape)
     return f"""```python
-import ganhash_zoo
+{imports}
 
 hasher = ganhash_zoo.load("{entry.name}")   # verifies sha256, caches through huggingface_hub
 codes = hasher.encode(images)                # (N, {shape}) uint8 0..255 or float 0..1 -> {entry.bits}-bit PackedCodes
@@ -107,7 +121,7 @@ def model_card(entry) -> ModelCard:
         raise ValueError(f"{entry.name} is not released: cards describe measured models only")
     paper, training = entry.paper, entry.training
     protocol = get_protocol(entry.protocol)
-    _, dataset_text = DATASETS[entry.dataset]
+    dataset, _, dataset_text = DATASETS[entry.dataset]
     has_model = MODEL_FILE in entry.files
     files = "\n".join([
         "- `config.json`: the encoder's Keras architecture (float32 policies) and the method's `get_config`"
@@ -120,7 +134,7 @@ def model_card(entry) -> ModelCard:
     body = f"""
 # {entry.name}
 
-{entry.bits}-bit binary codes for {entry.dataset} images from **{entry.method}**: {paper['authors']},
+{entry.bits}-bit binary codes for {dataset} images from **{entry.method}**: {paper['authors']},
 "{paper['title']}", {paper['venue']} ({paper['learning']}), as implemented in
 ganhash-zoo on Keras 3.
 
@@ -137,18 +151,17 @@ over tie orders; precision@r2 counts an empty Hamming ball as 0):
 ## Protocol and data
 
 {protocol.description} Split drawn once with seed 20261123 and shipped with the package
-(`ganhash_zoo/datasets/splits/{entry.protocol}.npz`). Recipes are chosen on the validation split carved
-from the labelled pool (`val_mAP` in the training log); the queries are used only for the figures above,
-measured on the last checkpoint, which is the one released.
+(`ganhash_zoo/datasets/splits/{entry.protocol}.npz`). Hyper-parameters are set in advance or tuned on
+the validation split carved from the labelled pool (`val_mAP` in the training log), never on the queries;
+the figures are those of the last checkpoint, which is the one released.
 
 ## Training
 
     {training.get('command', entry.train_command)} --data-dir DATA --out runs/{entry.name}
 
-Backend {training.get('backend', '?')}, mixed precision {training.get('mixed_precision') or 'off'}, seed {entry.seed},
-{training.get('train_images', '?')} training images,
-{f'{seconds / 60:.1f} minutes' if seconds else 'time not recorded'}
-({training.get('images_per_second', '?')} images/s).
+Keras backend {training.get('backend', '?')}, mixed precision {training.get('mixed_precision') or 'off'},
+seed {entry.seed}, {_training_data(entry)};
+{f'{seconds / 60:.1f} minutes' if seconds else 'time not recorded'} ({training.get('images_per_second', '?')} images/s).
 
 ## Files
 
@@ -162,7 +175,7 @@ Backend {training.get('backend', '?')}, mixed precision {training.get('mixed_pre
 
 - Inputs must be {entry.image_shape[0]}x{entry.image_shape[1]} with {entry.image_shape[2]} channel(s); other
   sizes are refused, not resized, by `encode`.
-- Trained on {entry.dataset} only: codes for other image domains need fine-tuning.
+- Trained on {dataset} only: codes for other image domains need fine-tuning.
 - Hamming ranking ties are broken by database order; the tie-aware figure above shows how much that matters.
 - The figures come from one training seed; run-to-run variation has not been measured.
 """

@@ -36,25 +36,41 @@ def _float32_policies(obj):
     return obj
 
 
-def halve_weight_file(path) -> None:
-    """Rewrite every float32 dataset of an .h5 file as float16, in place."""
+OPTIMIZER_GROUP = "player_optimizers"  # where Keras saves GANHasher's per-player Adam moments
+
+
+def compact_weight_file(source, dest, half: bool = True) -> None:
+    """Copy a Keras .weights.h5 with float32 datasets as float16 and without optimizer state.
+
+    A fresh copy, not an in-place edit: HDF5 does not give back the space of
+    deleted datasets. The optimizer moments are dropped because fine-tuning
+    compiles new optimizers; Keras loads the rest by name.
+    """
     import h5py
 
-    with h5py.File(path, "r+") as f:
-        names = []
-        f.visititems(lambda name, obj: names.append(name)
-                     if isinstance(obj, h5py.Dataset) and obj.dtype == np.float32 else None)
-        for name in names:
-            data = f[name][()]
-            del f[name]
-            f.create_dataset(name, data=data.astype(np.float16))
+    with h5py.File(source, "r") as src, h5py.File(dest, "w") as dst:
+        dst.attrs.update(src.attrs)
+
+        def copy(name, obj):
+            if name.split("/")[0] == OPTIMIZER_GROUP:
+                return
+            if isinstance(obj, h5py.Group):
+                dst.require_group(name).attrs.update(obj.attrs)
+                return
+            data = obj[()]
+            if half and obj.dtype == np.float32:
+                data = data.astype(np.float16)
+            dst.create_dataset(name, data=data).attrs.update(obj.attrs)
+
+        src.visititems(copy)
 
 
 def _write_weights(model, path: Path, half: bool) -> None:
+    full = path.with_name(f".{path.name}.full.weights.h5")
     tmp = path.with_name(f".{path.name}.tmp.weights.h5")
-    model.save_weights(tmp)
-    if half:
-        halve_weight_file(tmp)
+    model.save_weights(full)
+    compact_weight_file(full, tmp, half)
+    full.unlink()
     os.replace(tmp, path)  # never leave a half-written file under the real name
 
 

@@ -115,7 +115,7 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
     keras.utils.set_random_seed(seed)
     from .baselines import ITQ, LSH
     from .datasets import get_protocol, load_dataset, load_split
-    from .export import save_encoder
+    from .export import load_encoder, save_encoder
     from .methods import METHODS, FakeRegGAN
     from .retrieval import Evaluator
 
@@ -161,12 +161,13 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
     train_seconds = time.time() - started
 
     test = Evaluator.from_split(data, split)
-    result = test.evaluate(model.encoder, name=f"{method}-{bits}bit")
-    baselines = {b.name: test.evaluate(b(bits, seed=seed).fit(images), name=b.name).metrics for b in (LSH, ITQ)}
     name = f"{method}-{dataset.replace('_', '-')}-{bits}bit"
     files = save_encoder(model.encoder, out / "encoder", {
         "name": name, "method": method, "dataset": spec.dataset, "protocol": protocol, "bits": bits,
     }, model=model)
+    # figures of the shipped (float16) encoder, so `ganhash-zoo evaluate` reproduces them exactly
+    result = test.evaluate(load_encoder(out / "encoder"), name=f"{method}-{bits}bit")
+    baselines = {b.name: test.evaluate(b(bits, seed=seed).fit(images), name=b.name).metrics for b in (LSH, ITQ)}
     summary = {
         "name": name, "method": method, "dataset": spec.dataset, "protocol": protocol, "bits": bits, "seed": seed,
         "split": split.summary(), "epochs": epochs, "batch_size": batch_size, "width": width,

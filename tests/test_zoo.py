@@ -112,3 +112,15 @@ def test_released_but_unpublished_model_says_where_to_put_the_files(released_mod
     monkeypatch.setenv(zoo.WEIGHTS_ENV, str(tmp_path / "nowhere"))
     with pytest.raises(zoo.WeightsNotAvailableError, match=f"GANHASH_ZOO_WEIGHTS/{name}"):
         ganhash_zoo.load(name)
+
+
+@pytest.mark.parametrize("name", ganhash_zoo.list_models(released_only=True))
+def test_released_model_reproduces_its_registry_figures(name, request):
+    """The bundled weights, loaded as a user would, give exactly the figures in the registry and the card."""
+    entry = zoo.get_entry(name)
+    request.getfixturevalue({"fashion_mnist": "fashion", "cifar10": "cifar"}[entry.dataset])  # skips without data
+    measured = ganhash_zoo.load(name).evaluate().metrics
+    assert measured.keys() == entry.metrics.keys()
+    for key, value in entry.metrics.items():
+        assert measured[key] == pytest.approx(value, abs=1e-9), key
+    assert entry.metrics["mAP@1000"] > entry.baselines["itq"]["mAP@1000"]
