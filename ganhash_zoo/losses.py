@@ -55,6 +55,21 @@ def independence(kernel):
     return ops.sum(ops.square(ops.matmul(ops.transpose(w), w) - ops.eye(k))) / (k * k)
 
 
+def bit_decorrelation(h):
+    """Mean squared correlation between different bits over the batch.
+
+    Weight orthogonality (``independence``) does not stop two bits from
+    computing the same function of the trunk's features; this penalises it
+    on the codes themselves, so K bits carry K different splits of the data.
+    """
+    h = _f32(h)
+    h = h - ops.mean(h, axis=0, keepdims=True)
+    h = h / (ops.sqrt(ops.mean(ops.square(h), axis=0, keepdims=True)) + EPS)
+    k = ops.shape(h)[1]
+    corr = ops.matmul(ops.transpose(h), h) / ops.cast(ops.shape(h)[0], "float32")
+    return (ops.sum(ops.square(corr)) - ops.sum(ops.square(ops.diagonal(corr)))) / (k * (k - 1))
+
+
 def consistency(a, b):
     """Mean squared difference of two codes of the same image (e.g. before/after a transform)."""
     return ops.mean(ops.square(_f32(a) - _f32(b)))

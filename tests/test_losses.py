@@ -30,6 +30,8 @@ CASES = {
     "maximum_entropy": (lambda: losses.maximum_entropy(T), lambda: math.log(2) - np_entropy(T).mean()),
     "quantization": (lambda: losses.quantization(H), lambda: ((np.abs(H) - 1) ** 2).mean()),
     "consistency": (lambda: losses.consistency(H, H2), lambda: ((H - H2) ** 2).mean()),
+    "bit_decorrelation": (lambda: losses.bit_decorrelation(H),
+                          lambda: ((np.corrcoef(H.T) - np.eye(5)) ** 2).sum() / 20),
     "collaborative": (lambda: losses.collaborative(T, (H > 0).astype(np.float32)),
                       lambda: ((T - (H > 0)) ** 2).mean()),
     "triplet": (lambda: losses.triplet(H, H2, H3, 0.3),

@@ -11,7 +11,8 @@ Loss of the encoder/discriminator player, with t = (E(x) + 1) / 2:
          + w(step) * ( entropy_weight      * sum_k H(t_k)               minimum entropy
                      + balance_weight      * sum_k f_k log f_k + ...    uniform frequency
                      + consistency_weight  * ||t(x) - t(T(x))||^2       T: small rotation/shift/flip
-                     + independence_weight * ||W^T W - I||^2 )          hash-layer weights
+                     + independence_weight * ||W^T W - I||^2            hash-layer weights
+                     + decorrelation_weight * mean_{k != l} corr(t_k, t_l)^2 )   codes over the batch
          + collaborative_weight * ||t(G([u, b])) - b01||^2              E recovers G's bits
          + triplet_weight * triplet(E(G(u,b)), E(G(u',b)), E(G(u'',b')))
 
@@ -19,6 +20,14 @@ Loss of the generator: feature matching on the shared trunk (as in the
 public reimplementation) plus the collaborative term. ``w(step)`` ramps the
 hashing terms in over ``hash_warmup_steps`` (the paper switches them on after
 a first GAN-only phase).
+
+Defaults, chosen on the fashion_mnist-59k validation split (500 validation
+queries against 6,000 database images, 32 bits, 6,000 unlabelled training
+images, 6 epochs on CPU; LSH 0.436, ITQ 0.556 mAP@1000): without the
+decorrelation term the bits end up strongly correlated (mean squared
+correlation ~0.5) and mAP@1000 stalls near 0.36; decorrelation 1.0 gives
+0.44, and a stronger minimum-entropy term (0.5 rather than 0.1) 0.55.
+Decorrelation 3.0 (0.30) and entropy 0.01 (0.34) were worse.
 """
 
 from __future__ import annotations
@@ -35,14 +44,16 @@ from .base import GANHasher
 class HashGAN(GANHasher):
     method_name = "hashgan"
     PLAYERS = ("encoder_discriminator", "generator")
-    LOGS = ("d_adv", "entropy", "balance", "consistency", "independence", "collaborative", "triplet",
+    LOGS = ("d_adv", "entropy", "balance", "consistency", "independence", "decorrelation", "collaborative", "triplet",
             "g_feature_matching")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=64,
-                 entropy_weight=0.1, balance_weight=1.0, consistency_weight=1.0, independence_weight=0.1,
-                 collaborative_weight=1.0, triplet_weight=0.5, triplet_margin=0.5, hash_warmup_steps=0, **kwargs):
+                 entropy_weight=0.5, balance_weight=1.0, consistency_weight=1.0, independence_weight=0.1,
+                 collaborative_weight=1.0, triplet_weight=0.5, triplet_margin=0.5, hash_warmup_steps=0,
+                 decorrelation_weight=1.0, **kwargs):
         hparams = dict(noise_dim=noise_dim, entropy_weight=entropy_weight, balance_weight=balance_weight,
                        consistency_weight=consistency_weight, independence_weight=independence_weight,
+                       decorrelation_weight=decorrelation_weight,
                        collaborative_weight=collaborative_weight, triplet_weight=triplet_weight,
                        triplet_margin=triplet_margin, hash_warmup_steps=hash_warmup_steps)
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
@@ -97,12 +108,14 @@ class HashGAN(GANHasher):
                 "balance": losses.bit_balance(t),
                 "consistency": losses.consistency(t, t_aug),
                 "independence": losses.independence(self.hash_layer.trainable_variables[0]),
+                "decorrelation": losses.bit_decorrelation(t),
                 "collaborative": losses.collaborative(t_fake, b01),
                 "triplet": losses.triplet(t_fake, t_pos, ops.roll(t_fake, 1, axis=0), hp["triplet_margin"]),
             }
             hashing = (hp["entropy_weight"] * terms["entropy"] + hp["balance_weight"] * terms["balance"]
                        + hp["consistency_weight"] * terms["consistency"]
-                       + hp["independence_weight"] * terms["independence"])
+                       + hp["independence_weight"] * terms["independence"]
+                       + hp["decorrelation_weight"] * terms["decorrelation"])
             total = (adv + warm * hashing + hp["collaborative_weight"] * terms["collaborative"]
                      + hp["triplet_weight"] * terms["triplet"])
             return total, {"d_adv": adv, **terms}
