@@ -26,11 +26,11 @@ def _atomic_write_text(path: Path, text: str):
     os.replace(tmp, path)
 
 
-def make_callbacks(model, out: Path, evaluator, eval_every: int):
+def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0.0):
     import keras
 
     class ResumableCheckpoint(keras.callbacks.Callback):
-        """Weights, every player's optimizer state and the epoch, written atomically each epoch."""
+        """Weights, every player's optimizer state, the epoch and the training seconds so far, written atomically."""
 
         def on_epoch_end(self, epoch, logs=None):
             weights_tmp = out / f"tmp.{CHECKPOINT}"
@@ -41,7 +41,7 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int):
                 np.savez(f, **opt_state)
             os.replace(weights_tmp, out / CHECKPOINT)
             os.replace(out / f"{OPTIMIZERS}.tmp", out / OPTIMIZERS)
-            _atomic_write_text(out / STATE, json.dumps({"epochs_done": epoch + 1}))
+            _atomic_write_text(out / STATE, json.dumps({"epochs_done": epoch + 1, "train_seconds": clock()}))
 
     class ValidationRetrieval(keras.callbacks.Callback):
         """Adds val_mAP@... to the logs every ``eval_every`` epochs (validation split, never queries)."""
@@ -55,6 +55,12 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int):
                                      else evaluator.evaluate(model.encoder, name="val").metrics[metric])
 
     return [ValidationRetrieval(), ResumableCheckpoint(), keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
+
+
+def seconds_so_far(out: Path) -> float:
+    """Training seconds recorded by earlier, interrupted runs in ``out``."""
+    state_file = out / STATE
+    return float(json.loads(state_file.read_text()).get("train_seconds", 0.0)) if state_file.exists() else 0.0
 
 
 def restore(model, out: Path) -> int:
@@ -139,7 +145,11 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
     kwargs = dict(bits=bits, image_shape=image_shape, width=width, seed=seed)
     if method in ("dshgan", "fakereg", "ssah"):
         kwargs["num_classes"] = num_classes
-    started = time.time()
+    earlier, started = seconds_so_far(out), time.time()
+
+    def clock():  # training seconds of this run folder, across resumptions
+        return round(earlier + time.time() - started, 1)
+
     if method == "fakereg":  # stage 1: the GAN whose fakes regularise stage 2
         gan_dir = out / "stage1"
         gan_dir.mkdir(exist_ok=True)
@@ -147,7 +157,7 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
         gan.compile(learning_rate=learning_rate)
         done = restore(gan, gan_dir)
         gan.fit(images, batch_size=batch_size, epochs=gan_epochs or epochs, initial_epoch=done, verbose=verbose,
-                callbacks=make_callbacks(gan, gan_dir, None, eval_every)[1:])
+                callbacks=make_callbacks(gan, gan_dir, None, eval_every, clock)[1:])
         kwargs["generator"] = gan.generator
     model = METHODS[method](**kwargs)
     if method == "uspah":
@@ -157,8 +167,8 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
                     data.labels[split.train], cutoffs=(None,), protocol=f"{protocol}/val")
     done = restore(model, out)
     history = model.fit(*fit_args, epochs=epochs, initial_epoch=done, verbose=verbose,
-                        callbacks=make_callbacks(model, out, val, eval_every), **fit_kwargs)
-    train_seconds = time.time() - started
+                        callbacks=make_callbacks(model, out, val, eval_every, clock), **fit_kwargs)
+    train_seconds = clock()
 
     test = Evaluator.from_split(data, split)
     name = f"{method}-{dataset.replace('_', '-')}-{bits}bit"
@@ -175,8 +185,8 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
         "mixed_precision": mixed_precision, "backend": keras.backend.backend(),
         "command": train_command(method, spec.dataset, protocol, bits, epochs, batch_size, width, learning_rate,
                                  seed, mixed_precision, max_unlabeled, gan_epochs),
-        "train_images": len(images), "train_seconds": round(train_seconds, 1),
-        "images_per_second": round(len(images) * max(epochs - done, 0) / max(train_seconds, 1e-9), 1),
+        "train_images": len(images), "train_seconds": train_seconds,
+        "images_per_second": round(len(images) * epochs / max(train_seconds, 1e-9), 1),
         "metrics": result.metrics, "baselines": baselines, "files": files,
         "final_logs": {k: float(v[-1]) for k, v in history.history.items()},
     }

@@ -103,6 +103,7 @@ def test_training_resumes_from_its_checkpoint(finished_run):
     assert "val_mAP@all" in log[0] and "nan" not in log[1]  # evaluated every epoch here
     assert set(second["metrics"]) == set(first["metrics"]) and "lsh" in second["baselines"]
     assert "--max-unlabeled 512" in second["command"]
+    assert second["train_seconds"] > first["train_seconds"]  # the resumed run adds to the first one's time
     hasher = ganhash_zoo.load_run(out / "encoder")
     assert hasher.encode(np.zeros((2, 28, 28, 1), np.uint8)).bits == 48
 
