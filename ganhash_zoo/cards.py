@@ -10,6 +10,8 @@ it, and where it falls short. ``scripts/make_cards.py`` writes them to
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .datasets import get_protocol
@@ -52,12 +54,17 @@ def card_data(entry) -> ModelCardData:
     )
 
 
+def _paper_figures(entry) -> dict:
+    """The paper's own figures (percent) for the metrics this model was measured on, at its bit length."""
+    reported = entry.paper.get("reported", {}).get(entry.dataset, {})
+    return {m: by_bits[entry.bits] for m, by_bits in reported.items() if entry.bits in by_bits and m in entry.metrics}
+
+
 def _figures_table(entry) -> str:
     metrics = _reported_metrics(entry)
     rows = [("**" + entry.name + "**", entry.metrics)]
     rows += [(f"{name.upper()} on pixels (same split)", figures) for name, figures in sorted(entry.baselines.items())]
-    reported = entry.paper.get("reported", {}).get(entry.dataset, {})
-    paper_row = {m: reported[m].get(entry.bits) / 100 for m in metrics if m in reported and entry.bits in reported[m]}
+    paper_row = {m: figure / 100 for m, figure in _paper_figures(entry).items()}
     if paper_row:
         rows.append((f"paper ({entry.paper['venue']}, its own split)", paper_row))
     lines = ["| | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
@@ -66,8 +73,7 @@ def _figures_table(entry) -> str:
 
 
 def _paper_comparison(entry) -> str:
-    reported = entry.paper.get("reported", {}).get(entry.dataset, {})
-    pairs = [(m, reported[m][entry.bits]) for m in reported if entry.bits in reported[m] and m in entry.metrics]
+    pairs = list(_paper_figures(entry).items())
     if not pairs:
         return (f"The paper reports no {DATASETS[entry.dataset][0]} figure at {entry.bits} bits that this protocol "
                 "measures, so the comparison is with the LSH and ITQ baselines on the same split.")
@@ -187,3 +193,25 @@ def render_cards() -> dict[str, str]:
     from .zoo import registry
 
     return {f"{entry.name}.md": str(model_card(entry)) for entry in registry().values() if entry.released}
+
+
+def _present_cards(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in folder.glob("*.md")} if folder.exists() else {}
+
+
+def stale_cards(folder) -> list[str]:
+    """Card files in ``folder`` that differ from, lack or outlive what the registry generates."""
+    wanted, present = render_cards(), _present_cards(Path(folder))
+    return sorted(n for n in wanted.keys() | present.keys() if wanted.get(n) != present.get(n))
+
+
+def write_cards(folder) -> int:
+    """Make ``folder`` hold exactly the generated cards; returns how many there are."""
+    folder = Path(folder)
+    wanted = render_cards()
+    folder.mkdir(exist_ok=True)
+    for name in _present_cards(folder).keys() - wanted.keys():
+        (folder / name).unlink()
+    for name, text in wanted.items():
+        (folder / name).write_text(text)
+    return len(wanted)

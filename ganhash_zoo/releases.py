@@ -15,15 +15,15 @@ import os
 import shutil
 from pathlib import Path
 
+from .training import atomic_write_text
+
 WEIGHTS_BUDGET_BYTES = 32 * 2**20  # weights/ travels with the tree to the GPU machine (64 MiB in all)
 TRAINING_KEYS = ("command", "epochs", "batch_size", "width", "learning_rate", "max_unlabeled", "gan_epochs",
                  "mixed_precision", "backend", "train_images", "train_seconds", "images_per_second", "split")
 
 
 def _write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def read_released(path: Path) -> dict:

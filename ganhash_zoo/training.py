@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-CHECKPOINT = "checkpoint.weights.h5"
-OPTIMIZERS = "optimizers.npz"
+CHECKPOINT = "checkpoint.weights.h5"  # Keras saves the players' optimizers with the weights
 STATE = "state.json"
 
 
-def _atomic_write_text(path: Path, text: str):
+def atomic_write_text(path: Path, text: str):
+    """Replace ``path`` in one step, so an interruption never leaves half a file."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -30,18 +30,13 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0
     import keras
 
     class ResumableCheckpoint(keras.callbacks.Callback):
-        """Weights, every player's optimizer state, the epoch and the training seconds so far, written atomically."""
+        """Weights with every player's optimizer state, then the epoch and training seconds, written atomically."""
 
         def on_epoch_end(self, epoch, logs=None):
             weights_tmp = out / f"tmp.{CHECKPOINT}"
             model.save_weights(weights_tmp)
-            opt_state = {f"{player}/{i}": keras.ops.convert_to_numpy(v)
-                         for player, opt in model.player_optimizers.items() for i, v in enumerate(opt.variables)}
-            with open(out / f"{OPTIMIZERS}.tmp", "wb") as f:
-                np.savez(f, **opt_state)
             os.replace(weights_tmp, out / CHECKPOINT)
-            os.replace(out / f"{OPTIMIZERS}.tmp", out / OPTIMIZERS)
-            _atomic_write_text(out / STATE, json.dumps({"epochs_done": epoch + 1, "train_seconds": clock()}))
+            atomic_write_text(out / STATE, json.dumps({"epochs_done": epoch + 1, "train_seconds": clock()}))
 
     class ValidationRetrieval(keras.callbacks.Callback):
         """Adds val_mAP@... to the logs every ``eval_every`` epochs (validation split, never queries)."""
@@ -64,36 +59,26 @@ def seconds_so_far(out: Path) -> float:
 
 
 def restore(model, out: Path) -> int:
-    """Load a checkpoint from ``out`` if there is one; returns the epochs already done."""
-    import keras
-
+    """Load a checkpoint (weights and optimizer state) from ``out`` if there is one; returns the epochs done."""
     state_file = out / STATE
     if not state_file.exists():
         return 0
-    model.load_weights(out / CHECKPOINT)
-    with np.load(out / OPTIMIZERS) as saved:
-        for player, opt in model.player_optimizers.items():
-            for i, v in enumerate(opt.variables):
-                v.assign(keras.ops.convert_to_tensor(saved[f"{player}/{i}"], dtype=v.dtype))
+    model.load_weights(out / CHECKPOINT)  # after compile(): the optimizers' variables exist and are restored too
     return int(json.loads(state_file.read_text())["epochs_done"])
 
 
-def training_inputs(method: str, data, split, max_unlabeled: int | None, seed: int):
-    """(fit args, unlabelled-or-all training images) for the method's kind of learning."""
-    from .methods import LEARNING, SemiSupervisedBatches
+def training_inputs(method: str, data, split, max_unlabeled: int | None, batch_size: int, seed: int):
+    """(fit args, fit kwargs, unlabelled-or-all training images) for the method's kind of learning."""
+    from .methods import LEARNING, fit_inputs
 
     rng = np.random.default_rng(seed)
     pool = split.unlabeled if len(split.unlabeled) else split.train
     if max_unlabeled and len(pool) > max_unlabeled:
         pool = np.sort(rng.choice(pool, max_unlabeled, replace=False))
     images = data.images[pool]
-    labeled, labels = data.images[split.train], data.labels[split.train]
-    kind = LEARNING[method]
-    if kind == "unsupervised":
-        return (images,), {}, images
-    if kind == "supervised":
-        return (labeled, labels), {}, images
-    return (SemiSupervisedBatches(labeled, labels, images, seed=seed),), {"semi": True}, images
+    args, kwargs = fit_inputs(LEARNING[method], images, data.images[split.train], data.labels[split.train],
+                              batch_size, seed)
+    return args, kwargs, images
 
 
 def train_command(method, dataset, protocol, bits, epochs, batch_size, width, learning_rate, seed,
@@ -136,11 +121,7 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
     split = load_split(protocol, data)
     image_shape = data.images.shape[1:]
     num_classes = len(data.class_names)
-    fit_args, info, images = training_inputs(method, data, split, max_unlabeled, seed)
-    fit_kwargs = {} if info.get("semi") else {"batch_size": batch_size}
-    if info.get("semi"):
-        fit_args[0].batch_size = fit_args[0].labeled_batch_size = batch_size
-        fit_args[0].on_epoch_end()
+    fit_args, fit_kwargs, images = training_inputs(method, data, split, max_unlabeled, batch_size, seed)
 
     kwargs = dict(bits=bits, image_shape=image_shape, width=width, seed=seed)
     if method in ("dshgan", "fakereg", "ssah"):
@@ -157,7 +138,7 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
         gan.compile(learning_rate=learning_rate)
         done = restore(gan, gan_dir)
         gan.fit(images, batch_size=batch_size, epochs=gan_epochs or epochs, initial_epoch=done, verbose=verbose,
-                callbacks=make_callbacks(gan, gan_dir, None, eval_every, clock)[1:])
+                callbacks=make_callbacks(gan, gan_dir, None, eval_every, clock))
         kwargs["generator"] = gan.generator
     model = METHODS[method](**kwargs)
     if method == "uspah":
@@ -190,5 +171,5 @@ def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10,
         "metrics": result.metrics, "baselines": baselines, "files": files,
         "final_logs": {k: float(v[-1]) for k, v in history.history.items()},
     }
-    _atomic_write_text(out / "results.json", json.dumps(summary, indent=2))
+    atomic_write_text(out / "results.json", json.dumps(summary, indent=2))
     return summary

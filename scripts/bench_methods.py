@@ -24,15 +24,11 @@ SHAPES = {"cifar10": (32, 32, 3), "fashion_mnist": (28, 28, 1)}
 
 def fit_arguments(learning: str, n: int, batch_size: int, shape, rng):
     """(fit args, fit kwargs, images per step) for a method's kind of learning."""
-    from ganhash_zoo.methods import SemiSupervisedBatches
+    from ganhash_zoo.methods import fit_inputs
 
     images = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
-    labels = rng.integers(0, 10, n)
-    if learning == "semi-supervised":
-        return (SemiSupervisedBatches(images, labels, images, batch_size=batch_size),), {}, 2 * batch_size
-    if learning == "supervised":
-        return (images, labels), {"batch_size": batch_size}, batch_size
-    return (images,), {"batch_size": batch_size}, batch_size
+    args, kwargs = fit_inputs(learning, images, images, rng.integers(0, 10, n), batch_size)
+    return args, kwargs, 2 * batch_size if learning == "semi-supervised" else batch_size
 
 
 def images_per_second(model, args, kwargs, per_step: int, steps: int) -> float:

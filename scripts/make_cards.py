@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ganhash_zoo.cards import render_cards
+from ganhash_zoo.cards import stale_cards, write_cards
 
 CARDS_DIR = Path(__file__).resolve().parents[1] / "model_cards"
 
@@ -20,19 +20,12 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--out", type=Path, default=CARDS_DIR)
     args = parser.parse_args(argv)
-    wanted = render_cards()
-    present = {p.name: p.read_text() for p in args.out.glob("*.md")} if args.out.exists() else {}
     if args.check:
-        stale = sorted(n for n in wanted.keys() | present.keys() if wanted.get(n) != present.get(n))
+        stale = stale_cards(args.out)
         for name in stale:
             print(f"stale: {args.out / name} (rerun python scripts/make_cards.py)")
         return 1 if stale else 0
-    args.out.mkdir(exist_ok=True)
-    for name in present.keys() - wanted.keys():
-        (args.out / name).unlink()
-    for name, text in wanted.items():
-        (args.out / name).write_text(text)
-    print(f"wrote {len(wanted)} card(s) to {args.out}")
+    print(f"wrote {write_cards(args.out)} card(s) to {args.out}")
     return 0
 
 

@@ -8,10 +8,9 @@ protocol's queries; publish with scripts/publish.py afterwards.
 """
 
 import argparse
-import subprocess
-import sys
 from pathlib import Path
 
+from ganhash_zoo.cards import write_cards
 from ganhash_zoo.releases import release_run
 from ganhash_zoo.zoo import bundled_weights_dir, released_file
 
@@ -25,7 +24,8 @@ def main(argv=None):
         entry = release_run(run, bundled_weights_dir(), released_file(), overwrite=args.overwrite)
         figures = ", ".join(f"{k} {v:.4f}" for k, v in entry["metrics"].items() if k.startswith("mAP"))
         print(f"released {run.name}: {figures}")
-    subprocess.run([sys.executable, str(Path(__file__).with_name("make_cards.py"))], check=True)
+    cards = Path(__file__).resolve().parents[1] / "model_cards"
+    print(f"wrote {write_cards(cards)} card(s) to {cards}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ganhash_zoo.methods import LEARNING, METHODS, SemiSupervisedBatches
+from ganhash_zoo.methods import LEARNING, METHODS, fit_inputs
 
 
 def tiny_data(n=64):
@@ -25,8 +25,6 @@ def build_model(name, bits=16, width=8):
 def fit_once(model, name, epochs=1):
     """fit() with the kind of data the method learns from (tiny random images)."""
     x, y = tiny_data()
-    if LEARNING[name] == "semi-supervised":
-        return model.fit(SemiSupervisedBatches(x[:32], y[:32], x, batch_size=16), epochs=epochs, verbose=0)
-    if LEARNING[name] == "supervised":
-        return model.fit(x, y, batch_size=16, epochs=epochs, verbose=0)
-    return model.fit(x, batch_size=16, epochs=epochs, verbose=0)
+    labeled = 32 if LEARNING[name] == "semi-supervised" else len(x)
+    args, kwargs = fit_inputs(LEARNING[name], x, x[:labeled], y[:labeled], batch_size=16)
+    return model.fit(*args, epochs=epochs, verbose=0, **kwargs)

@@ -6,7 +6,7 @@ labels) or ``"semi-supervised"`` (SemiSupervisedBatches, or images, labels).
 """
 
 from .base import GANHasher
-from .data import SemiSupervisedBatches
+from .data import SemiSupervisedBatches, fit_inputs
 from .dshgan import DSHGAN
 from .fakereg import FakeReg, FakeRegGAN
 from .hashgan import HashGAN
@@ -18,4 +18,4 @@ LEARNING = {"hashgan": "unsupervised", "uspah": "unsupervised", "dshgan": "semi-
             "fakereg": "supervised", "ssah": "semi-supervised"}
 
 __all__ = ["DSHGAN", "FakeReg", "FakeRegGAN", "GANHasher", "HashGAN", "LEARNING", "METHODS", "SSAH",
-           "SemiSupervisedBatches", "USPAH"]
+           "SemiSupervisedBatches", "USPAH", "fit_inputs"]

@@ -40,3 +40,18 @@ class SemiSupervisedBatches(keras.utils.PyDataset):
         u = np.sort(self.unlabeled_order[index * self.batch_size : (index + 1) * self.batch_size])
         lab = self.labeled_order[index * self.labeled_batch_size : (index + 1) * self.labeled_batch_size]
         return {"labeled": self.labeled[lab], "unlabeled": self.unlabeled[u]}, self.labels[lab]
+
+
+def fit_inputs(learning: str, unlabeled, labeled, labels, batch_size: int, seed: int = 0):
+    """``(args, kwargs)`` for ``model.fit`` with the data a method of this kind of learning takes.
+
+    ``learning`` is a value of ``ganhash_zoo.methods.LEARNING``; unsupervised
+    methods see only ``unlabeled``, supervised ones ``labeled`` with ``labels``.
+    """
+    if learning == "unsupervised":
+        return (unlabeled,), {"batch_size": batch_size}
+    if learning == "supervised":
+        return (labeled, labels), {"batch_size": batch_size}
+    if learning == "semi-supervised":
+        return (SemiSupervisedBatches(labeled, labels, unlabeled, batch_size=batch_size, seed=seed),), {}
+    raise ValueError(f"unknown kind of learning {learning!r}")
