@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,15 +101,23 @@ def _cmd_baseline(args):
         result.save_json(args.json)
 
 
+def train_config(args):
+    """The TrainConfig that the ``train`` arguments describe."""
+    from .training import TrainConfig
+
+    return TrainConfig(args.method, args.dataset, args.protocol, args.bits, epochs=args.epochs,
+                       batch_size=args.batch_size, width=args.width, learning_rate=args.learning_rate,
+                       seed=args.seed, mixed_precision=args.mixed_precision, max_unlabeled=args.max_unlabeled,
+                       gan_epochs=args.gan_epochs, eval_every=args.eval_every)
+
+
 def _cmd_train(args):
     from .training import train
 
-    summary = train(args.method, args.dataset, args.protocol, args.bits, epochs=args.epochs,
-                    batch_size=args.batch_size, width=args.width, out=args.out, data_dir=args.data_dir,
-                    mixed_precision=args.mixed_precision, eval_every=args.eval_every,
-                    max_unlabeled=args.max_unlabeled, gan_epochs=args.gan_epochs,
-                    learning_rate=args.learning_rate, seed=args.seed, verbose=args.verbose)
-    print(json.dumps({k: summary[k] for k in ("name", "metrics", "baselines", "train_seconds")}, indent=2))
+    stop_by = time.time() + 60 * args.budget_minutes if args.budget_minutes else None
+    summary = train(train_config(args), out=args.out, data_dir=args.data_dir, verbose=args.verbose, stop_by=stop_by)
+    keys = ("name", "status", "metrics", "baselines", "train_seconds") if summary["status"] == "finished" else summary
+    print(json.dumps({k: summary[k] for k in keys}, indent=2))
 
 
 def add_train_arguments(p):
@@ -128,6 +137,8 @@ def add_train_arguments(p):
     p.add_argument("--out", default=None, help="run folder; an existing checkpoint there is resumed")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=1)
+    p.add_argument("--budget-minutes", type=float, default=None,
+                   help="stop at the last epoch checkpoint that fits in this many minutes (rerun to resume)")
 
 
 def resolve_train_defaults(args):

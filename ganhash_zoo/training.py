@@ -1,22 +1,96 @@
 """Train one method on one protocol: data feeding, resumable checkpoints, evaluation, export.
 
-Used by ``scripts/train.py`` and ``ganhash-zoo train``. Model selection data
-is the protocol's validation split (queried against the rest of the
-labelled pool); the query set is touched once, at the end, for the reported
-figures.
+Used by ``scripts/train.py``, ``ganhash-zoo train`` and ``scripts/train_zoo.py``.
+Model selection data is the protocol's validation split (queried against
+the rest of the labelled pool); the query set is touched once, at the end,
+for the reported figures.
+
+A run folder holds ``run.json`` (the :class:`TrainConfig` it was started
+with), ``checkpoint.weights.h5`` + ``state.json`` (written atomically after
+every epoch), ``log.csv``, and once finished ``encoder/`` and ``results.json``.
+Starting the same config on the folder again resumes it; another config is
+refused before anything is touched.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import platform
 import time
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 CHECKPOINT = "checkpoint.weights.h5"  # Keras saves the players' optimizers with the weights
 STATE = "state.json"
+RUN_CONFIG = "run.json"
+RESULTS = "results.json"
+# run.json fields that must match to resume a run (the others may change between sessions)
+ARCHITECTURE_FIELDS = ("method", "dataset", "protocol", "bits", "width", "batch_size", "seed", "max_unlabeled",
+                       "mixed_precision")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; the CLI, recipes, results.json and cards share it."""
+
+    method: str
+    dataset: str
+    protocol: str
+    bits: int
+    epochs: int = 10
+    batch_size: int = 128
+    width: int = 64
+    learning_rate: float = 2e-4
+    seed: int = 0
+    mixed_precision: str | None = None
+    max_unlabeled: int | None = None
+    gan_epochs: int | None = None
+    eval_every: int = 2
+
+    def __post_init__(self):
+        for name in ("bits", "epochs", "batch_size", "width", "eval_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.mixed_precision not in (None, "bfloat16", "float16"):
+            raise ValueError(f"mixed_precision must be bfloat16, float16 or None, got {self.mixed_precision!r}")
+
+    @property
+    def name(self) -> str:
+        """The registry name this run would be released under."""
+        return f"{self.method}-{self.dataset.replace('_', '-')}-{self.bits}bit"
+
+    def cli_args(self) -> list[str]:
+        """The ``train`` arguments that rebuild this config (defaults of optional settings left out)."""
+        args = [self.method, "--dataset", self.dataset, "--protocol", self.protocol, "--bits", str(self.bits),
+                "--epochs", str(self.epochs), "--batch-size", str(self.batch_size), "--width", str(self.width),
+                "--learning-rate", f"{self.learning_rate:g}"]
+        for flag, value in (("--gan-epochs", self.gan_epochs), ("--max-unlabeled", self.max_unlabeled),
+                            ("--mixed-precision", self.mixed_precision)):
+            if value:
+                args += [flag, str(value)]
+        return args + ["--seed", str(self.seed)]
+
+    def command(self) -> str:
+        """The ``scripts/train.py`` line that reruns this training (data and output folders left to the user)."""
+        return " ".join(["python scripts/train.py", *self.cli_args()])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class RunMismatchError(ValueError):
+    """A run folder holds a run of another configuration than the one asked for."""
 
 
 def atomic_write_text(path: Path, text: str):
@@ -26,7 +100,42 @@ def atomic_write_text(path: Path, text: str):
     os.replace(tmp, path)
 
 
-def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0.0):
+def describe_hardware() -> str:
+    """What the run trained on, for the registry and the card: the GPU's name, else the CPU's and its cores."""
+    import keras
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"{torch.cuda.get_device_name(0)} (torch)"
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return f"{cpu}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
+
+
+def claim_run_folder(config: TrainConfig, out: Path) -> None:
+    """Create ``out`` for ``config`` or check that it holds a run of the same model; refuse anything else."""
+    recorded_file = out / RUN_CONFIG
+    if recorded_file.exists():
+        recorded = json.loads(recorded_file.read_text())
+        differ = [f"{k}={recorded.get(k)!r} (asked {getattr(config, k)!r})" for k in ARCHITECTURE_FIELDS
+                  if recorded.get(k) != getattr(config, k)]
+        if differ:
+            raise RunMismatchError(
+                f"{out} holds a run made with other settings: {', '.join(differ)}. "
+                "Choose another --out, or move that folder aside to start afresh (nothing was changed).")
+    elif out.exists() and any(out.iterdir()) and not (out / STATE).exists():  # runs from before run.json resume
+        raise RunMismatchError(f"{out} exists and is not a training run folder (no {RUN_CONFIG}); choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(recorded_file, json.dumps(config.to_dict(), indent=2))
+
+
+def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0.0, stop_by: float | None = None):
     import keras
 
     class ResumableCheckpoint(keras.callbacks.Callback):
@@ -49,7 +158,20 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0
             logs[f"val_{metric}"] = (float("nan") if (epoch + 1) % eval_every
                                      else evaluator.evaluate(model.encoder, name="val").metrics[metric])
 
-    return [ValidationRetrieval(), ResumableCheckpoint(), keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
+    class StopBeforeDeadline(keras.callbacks.Callback):
+        """Ends ``fit`` after an epoch's checkpoint when one more epoch would not finish by ``stop_by``."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_started = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_seconds = time.time() - self.epoch_started
+            if time.time() + 1.2 * epoch_seconds > stop_by:
+                self.model.stop_training = True
+
+    callbacks = [ValidationRetrieval(), ResumableCheckpoint(),
+                 keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
+    return callbacks + ([StopBeforeDeadline()] if stop_by else [])
 
 
 def seconds_so_far(out: Path) -> float:
@@ -58,118 +180,161 @@ def seconds_so_far(out: Path) -> float:
     return float(json.loads(state_file.read_text()).get("train_seconds", 0.0)) if state_file.exists() else 0.0
 
 
+def epochs_done(out: Path) -> int:
+    state_file = out / STATE
+    return int(json.loads(state_file.read_text())["epochs_done"]) if state_file.exists() else 0
+
+
 def restore(model, out: Path) -> int:
     """Load a checkpoint (weights and optimizer state) from ``out`` if there is one; returns the epochs done."""
-    state_file = out / STATE
-    if not state_file.exists():
-        return 0
-    model.load_weights(out / CHECKPOINT)  # after compile(): the optimizers' variables exist and are restored too
-    return int(json.loads(state_file.read_text())["epochs_done"])
+    done = epochs_done(out)
+    if done:
+        model.load_weights(out / CHECKPOINT)  # after compile(): the optimizers' variables exist and are restored too
+    return done
 
 
-def training_inputs(method: str, data, split, max_unlabeled: int | None, batch_size: int, seed: int):
+def validation_curve(out: Path) -> list[dict]:
+    """The evaluated epochs of ``log.csv``: [{"epoch": 1-based, "val_mAP@...": value}, ...]."""
+    log = out / "log.csv"
+    if not log.exists():
+        return []
+    curve = []
+    with open(log, newline="") as f:
+        for row in csv.DictReader(f):
+            for key, value in row.items():
+                if key.startswith("val_") and value not in ("", "nan"):
+                    curve.append({"epoch": int(row["epoch"]) + 1, key: round(float(value), 4)})
+    return curve
+
+
+def last_logs(out: Path) -> dict:
+    """The last epoch's losses from ``log.csv`` (so a resumed, already finished run keeps them)."""
+    log = out / "log.csv"
+    if not log.exists():
+        return {}
+    with open(log, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: float(v) for k, v in rows[-1].items() if k != "epoch" and v not in ("", "nan")} if rows else {}
+
+
+def training_inputs(config: TrainConfig, data, split):
     """(fit args, fit kwargs, unlabelled-or-all training images) for the method's kind of learning."""
     from .methods import LEARNING, fit_inputs
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(config.seed)
     pool = split.unlabeled if len(split.unlabeled) else split.train
-    if max_unlabeled and len(pool) > max_unlabeled:
-        pool = np.sort(rng.choice(pool, max_unlabeled, replace=False))
+    if config.max_unlabeled and len(pool) > config.max_unlabeled:
+        pool = np.sort(rng.choice(pool, config.max_unlabeled, replace=False))
     images = data.images[pool]
-    args, kwargs = fit_inputs(LEARNING[method], images, data.images[split.train], data.labels[split.train],
-                              batch_size, seed)
+    args, kwargs = fit_inputs(LEARNING[config.method], images, data.images[split.train], data.labels[split.train],
+                              config.batch_size, config.seed)
     return args, kwargs, images
 
 
-def train_command(method, dataset, protocol, bits, epochs, batch_size, width, learning_rate, seed,
-                  mixed_precision=None, max_unlabeled=None, gan_epochs=None) -> str:
-    """The ``scripts/train.py`` line that reruns a training (data and output folders left to the user)."""
-    parts = [f"python scripts/train.py {method} --dataset {dataset} --protocol {protocol} --bits {bits}",
-             f"--epochs {epochs} --batch-size {batch_size} --width {width} --learning-rate {learning_rate:g}"]
-    for flag, value in (("--gan-epochs", gan_epochs), ("--max-unlabeled", max_unlabeled),
-                        ("--mixed-precision", mixed_precision)):
-        if value:
-            parts.append(f"{flag} {value}")
-    parts.append(f"--seed {seed}")
-    return " ".join(parts)
+def images_seen(config: TrainConfig, pool_size: int, labeled_size: int) -> int:
+    """Images fed through training: semi-supervised steps take a labelled and an unlabelled batch."""
+    from .methods import LEARNING
+
+    learning = LEARNING[config.method]
+    if learning == "supervised":
+        gan = pool_size * (config.gan_epochs or config.epochs) if config.method == "fakereg" else 0
+        return labeled_size * config.epochs + gan
+    return pool_size * config.epochs * (2 if learning == "semi-supervised" else 1)
 
 
-def train(method: str, dataset: str, protocol: str, bits: int, epochs: int = 10, batch_size: int = 128,
-          width: int = 64, out="runs/model", data_dir=None, mixed_precision: str | None = None,
-          eval_every: int = 2, max_unlabeled: int | None = None, gan_epochs: int | None = None,
-          learning_rate: float = 2e-4, seed: int = 0, verbose: int = 1) -> dict:
-    """Train, checkpoint each epoch (resuming if ``out`` has a checkpoint), evaluate, export."""
+def check_config(config: TrainConfig) -> None:
+    """Refuse an unknown method, dataset or protocol before any folder or data is touched."""
+    from .datasets import get_protocol
+    from .methods import METHODS
+    from .zoo import IMAGE_SHAPES
+
+    if config.method not in METHODS:
+        raise ValueError(f"unknown method {config.method!r}; choose from {', '.join(METHODS)}")
+    if config.dataset not in IMAGE_SHAPES:
+        raise ValueError(f"unknown dataset {config.dataset!r}; choose from {', '.join(IMAGE_SHAPES)}")
+    spec = get_protocol(config.protocol)
+    if spec.dataset != config.dataset:
+        raise ValueError(f"protocol {config.protocol} is defined on {spec.dataset}, not {config.dataset}")
+
+
+def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1,
+          stop_by: float | None = None) -> dict:
+    """Train, checkpoint each epoch (resuming if ``out`` has a checkpoint), evaluate, export.
+
+    ``stop_by`` (a ``time.time()`` value) ends training at the last epoch that
+    can finish before it; the run is then left resumable and the returned
+    dict has ``"status": "paused"``. A finished run returns its results with
+    ``"status": "finished"`` and writes them to ``results.json``.
+    """
     import keras
 
-    if mixed_precision:
-        keras.mixed_precision.set_global_policy(f"mixed_{mixed_precision}")
-    keras.utils.set_random_seed(seed)
     from .baselines import ITQ, LSH
-    from .datasets import get_protocol, load_dataset, load_split
+    from .datasets import load_dataset, load_split
     from .export import load_encoder, save_encoder
     from .methods import METHODS, FakeRegGAN
     from .retrieval import Evaluator
 
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    spec = get_protocol(protocol)
-    if spec.dataset != dataset.replace("-", "_"):
-        raise ValueError(f"protocol {protocol} is defined on {spec.dataset}, not {dataset}")
+    check_config(config)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_dataset(dataset, data_dir=data_dir)
-    split = load_split(protocol, data)
+    data = load_dataset(config.dataset, data_dir=data_dir)  # before the folder: a missing dataset leaves nothing
+    claim_run_folder(config, out)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
+    keras.utils.set_random_seed(config.seed)
+    split = load_split(config.protocol, data)
     image_shape = data.images.shape[1:]
-    num_classes = len(data.class_names)
-    fit_args, fit_kwargs, images = training_inputs(method, data, split, max_unlabeled, batch_size, seed)
+    fit_args, fit_kwargs, images = training_inputs(config, data, split)
 
-    kwargs = dict(bits=bits, image_shape=image_shape, width=width, seed=seed)
-    if method in ("dshgan", "fakereg", "ssah"):
-        kwargs["num_classes"] = num_classes
+    kwargs = dict(bits=config.bits, image_shape=image_shape, width=config.width, seed=config.seed)
+    if config.method in ("dshgan", "fakereg", "ssah"):
+        kwargs["num_classes"] = len(data.class_names)
     earlier, started = seconds_so_far(out), time.time()
 
     def clock():  # training seconds of this run folder, across resumptions
         return round(earlier + time.time() - started, 1)
 
-    if method == "fakereg":  # stage 1: the GAN whose fakes regularise stage 2
+    def fit(model, folder, epochs, evaluator, *args, **kw):
+        done = restore(model, folder)
+        if done < epochs:
+            model.fit(*args, epochs=epochs, initial_epoch=done, verbose=verbose,
+                      callbacks=make_callbacks(model, folder, evaluator, config.eval_every, clock, stop_by), **kw)
+        return epochs_done(folder) >= epochs
+
+    if config.method == "fakereg":  # stage 1: the GAN whose fakes regularise stage 2
         gan_dir = out / "stage1"
         gan_dir.mkdir(exist_ok=True)
-        gan = FakeRegGAN(image_shape=image_shape, width=width, seed=seed)
-        gan.compile(learning_rate=learning_rate)
-        done = restore(gan, gan_dir)
-        gan.fit(images, batch_size=batch_size, epochs=gan_epochs or epochs, initial_epoch=done, verbose=verbose,
-                callbacks=make_callbacks(gan, gan_dir, None, eval_every, clock))
+        gan = FakeRegGAN(image_shape=image_shape, width=config.width, seed=config.seed)
+        gan.compile(learning_rate=config.learning_rate)
+        if not fit(gan, gan_dir, config.gan_epochs or config.epochs, None, images, batch_size=config.batch_size):
+            return {"name": config.name, "status": "paused", "stage": "gan", "epochs_done": epochs_done(gan_dir)}
         kwargs["generator"] = gan.generator
-    model = METHODS[method](**kwargs)
-    if method == "uspah":
-        model.adapt(images, seed=seed)
-    model.compile(learning_rate=learning_rate)
+    model = METHODS[config.method](**kwargs)
+    if config.method == "uspah":
+        model.adapt(images, seed=config.seed)
+    model.compile(learning_rate=config.learning_rate)
     val = Evaluator(data.images[split.val], data.labels[split.val], data.images[split.train],
-                    data.labels[split.train], cutoffs=(None,), protocol=f"{protocol}/val")
-    done = restore(model, out)
-    history = model.fit(*fit_args, epochs=epochs, initial_epoch=done, verbose=verbose,
-                        callbacks=make_callbacks(model, out, val, eval_every, clock), **fit_kwargs)
+                    data.labels[split.train], cutoffs=(None,), protocol=f"{config.protocol}/val")
+    if not fit(model, out, config.epochs, val, *fit_args, **fit_kwargs):
+        return {"name": config.name, "status": "paused", "epochs_done": epochs_done(out)}
     train_seconds = clock()
 
     test = Evaluator.from_split(data, split)
-    name = f"{method}-{dataset.replace('_', '-')}-{bits}bit"
     files = save_encoder(model.encoder, out / "encoder", {
-        "name": name, "method": method, "dataset": spec.dataset, "protocol": protocol, "bits": bits,
+        "name": config.name, "method": config.method, "dataset": config.dataset, "protocol": config.protocol,
+        "bits": config.bits,
     }, model=model)
     # figures of the shipped (float16) encoder, so `ganhash-zoo evaluate` reproduces them exactly
-    result = test.evaluate(load_encoder(out / "encoder"), name=f"{method}-{bits}bit")
-    baselines = {b.name: test.evaluate(b(bits, seed=seed).fit(images), name=b.name).metrics for b in (LSH, ITQ)}
+    result = test.evaluate(load_encoder(out / "encoder"), name=f"{config.method}-{config.bits}bit")
+    baselines = {b.name: test.evaluate(b(config.bits, seed=config.seed).fit(images), name=b.name).metrics
+                 for b in (LSH, ITQ)}
+    seen = images_seen(config, len(images), len(split.train))
     summary = {
-        "name": name, "method": method, "dataset": spec.dataset, "protocol": protocol, "bits": bits, "seed": seed,
-        "split": split.summary(), "epochs": epochs, "batch_size": batch_size, "width": width,
-        "learning_rate": learning_rate, "max_unlabeled": max_unlabeled, "gan_epochs": gan_epochs,
-        "mixed_precision": mixed_precision, "backend": keras.backend.backend(),
-        "command": train_command(method, spec.dataset, protocol, bits, epochs, batch_size, width, learning_rate,
-                                 seed, mixed_precision, max_unlabeled, gan_epochs),
-        "train_images": len(images), "train_seconds": train_seconds,
-        "images_per_second": round(len(images) * epochs / max(train_seconds, 1e-9), 1),
+        "name": config.name, "status": "finished", **config.to_dict(),
+        "split": split.summary(), "backend": keras.backend.backend(), "hardware": describe_hardware(),
+        "command": config.command(), "train_images": len(images), "train_seconds": train_seconds,
+        "images_seen": seen, "images_per_second": round(seen / max(train_seconds, 1e-9), 1),
         "metrics": result.metrics, "baselines": baselines, "files": files,
-        "final_logs": {k: float(v[-1]) for k, v in history.history.items()},
+        "validation_curve": validation_curve(out), "final_logs": last_logs(out),
     }
-    atomic_write_text(out / "results.json", json.dumps(summary, indent=2))
+    atomic_write_text(out / RESULTS, json.dumps(summary, indent=2))
     return summary

@@ -58,12 +58,12 @@ def fashion_task(fashion):
 @pytest.fixture(scope="session")
 def finished_run(fashion, tmp_path_factory):
     """A real (tiny) fakereg training on Fashion-MNIST, interrupted after one epoch and resumed for a second."""
-    from ganhash_zoo.training import train
+    from ganhash_zoo.training import TrainConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "fakereg-fashion-mnist-48bit"
     common = dict(method="fakereg", dataset="fashion_mnist", protocol="fashion_mnist-59k", bits=48, width=8,
-                  batch_size=128, out=out, max_unlabeled=512, eval_every=1, verbose=0)
-    first = train(epochs=1, **common)
+                  batch_size=128, max_unlabeled=512, eval_every=1)
+    first = train(TrainConfig(epochs=1, **common), out=out, verbose=0)
     epochs_after_first = json.loads((out / "state.json").read_text())["epochs_done"]
-    second = train(epochs=2, **common)
+    second = train(TrainConfig(epochs=2, **common), out=out, verbose=0)
     return {"out": out, "first": first, "second": second, "epochs_after_first": epochs_after_first}

@@ -17,7 +17,7 @@ from huggingface_hub import ModelCard
 
 from fake_hub import FakeHub
 from ganhash_zoo import cards, zoo
-from ganhash_zoo.releases import WEIGHTS_BUDGET_BYTES, folder_bytes, release_run
+from ganhash_zoo.releases import WEIGHTS_BUDGET_BYTES, folder_bytes, quality_shortfalls, release_run
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -25,9 +25,9 @@ REPO = TESTS.parent
 
 @pytest.fixture
 def release(finished_run, tmp_path, monkeypatch):
-    """The finished run released into a temporary weights/ and released.json."""
+    """The finished run (tiny, so below the quality bar) released into a temporary weights/ and released.json."""
     weights, released = tmp_path / "weights", tmp_path / "released.json"
-    release_run(finished_run["out"], weights, released)
+    release_run(finished_run["out"], weights, released, require_bar=False)
     monkeypatch.setattr(zoo, "released_file", lambda: released)
     monkeypatch.setenv(zoo.WEIGHTS_ENV, str(weights))
     return zoo.get_entry("fakereg-fashion-mnist-48bit"), weights, released
@@ -50,7 +50,30 @@ def test_release_records_the_runs_own_figures_and_refuses_to_overwrite(release, 
     assert folder_bytes(weights) < WEIGHTS_BUDGET_BYTES
     zoo.verify_files(entry, weights / entry.name)
     with pytest.raises(FileExistsError, match="--overwrite"):
-        release_run(finished_run["out"], weights, released)
+        release_run(finished_run["out"], weights, released, require_bar=False)
+
+
+def test_release_refuses_a_run_below_the_quality_bar(finished_run, tmp_path):
+    results = json.loads((finished_run["out"] / "results.json").read_text())
+    shortfalls = quality_shortfalls(results)
+    assert shortfalls and "ITQ" in shortfalls[0]  # 2 epochs at width 8 do not beat ITQ
+    with pytest.raises(ValueError, match="below the release bar"):
+        release_run(finished_run["out"], tmp_path / "weights", tmp_path / "released.json")
+    assert not (tmp_path / "weights").exists() and not (tmp_path / "released.json").exists()
+    better = {**results, "metrics": {k: v + 1.0 for k, v in results["metrics"].items()}}
+    assert quality_shortfalls(better) == []
+
+
+def test_release_ships_the_encoder_alone_when_the_full_gan_would_break_the_budget(finished_run, tmp_path,
+                                                                                  monkeypatch):
+    import ganhash_zoo.releases as releases
+
+    encoder = finished_run["out"] / "encoder"
+    monkeypatch.setattr(releases, "WEIGHTS_BUDGET_BYTES", folder_bytes(encoder) - 1)  # all but the full GAN fits
+    entry = release_run(finished_run["out"], tmp_path / "weights", tmp_path / "released.json", require_bar=False)
+    assert set(entry["files"]) == {"config.json", "encoder.weights.h5"}
+    assert sorted(p.name for p in (tmp_path / "weights" / "fakereg-fashion-mnist-48bit").iterdir()) == sorted(
+        entry["files"])
 
 
 def test_card_metadata_round_trips_through_model_card_load(release, tmp_path):

@@ -1,12 +1,14 @@
 """Registry, load() with integrity checks, input validation, the CLI, and resumable training."""
 
 import json
+import time
 
 import numpy as np
 import pytest
 
 import ganhash_zoo
 from ganhash_zoo import cli, zoo
+from ganhash_zoo.datasets import get_protocol
 from ganhash_zoo.export import save_encoder
 
 
@@ -124,4 +126,41 @@ def test_released_model_reproduces_its_registry_figures(name, request):
     assert measured.keys() == entry.metrics.keys()
     for key, value in entry.metrics.items():
         assert measured[key] == pytest.approx(value, abs=1e-9), key
-    assert entry.metrics["mAP@1000"] > entry.baselines["itq"]["mAP@1000"]
+    headline = get_protocol(entry.protocol).headline_metric
+    assert entry.metrics[headline] > entry.baselines["itq"][headline]
+
+
+def test_resuming_with_other_settings_is_refused_before_anything_changes(finished_run):
+    from ganhash_zoo.training import RunMismatchError, TrainConfig, train
+
+    out = finished_run["out"]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    other = TrainConfig("fakereg", "fashion_mnist", "fashion_mnist-59k", 48, epochs=2, width=16, max_unlabeled=512)
+    with pytest.raises(RunMismatchError, match=r"width=8 \(asked 16\)"):
+        train(other, out=out, verbose=0)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_training_budget_pauses_at_a_checkpoint_and_the_run_resumes(fashion, tmp_path):
+    from ganhash_zoo.training import TrainConfig, train
+
+    config = TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 16, epochs=2, width=8, max_unlabeled=256,
+                         eval_every=1)
+    paused = train(config, out=tmp_path / "run", verbose=0, stop_by=time.time())  # no time for a second epoch
+    assert paused == {"name": "dshgan-fashion-mnist-16bit", "status": "paused", "epochs_done": 1}
+    assert not (tmp_path / "run" / "results.json").exists()
+    finished = train(config, out=tmp_path / "run", verbose=0)
+    assert finished["status"] == "finished" and [p["epoch"] for p in finished["validation_curve"]] == [1, 2]
+    assert finished["final_logs"] and finished["images_seen"] == 2 * 2 * 256  # labelled + unlabelled batches
+    again = train(config, out=tmp_path / "run", verbose=0)  # a finished run keeps its last losses
+    assert again["final_logs"] == finished["final_logs"] and again["metrics"] == finished["metrics"]
+
+
+def test_bad_training_arguments_leave_no_run_folder(tmp_path):
+    from ganhash_zoo.training import TrainConfig, train
+
+    with pytest.raises(ValueError, match="bits must be a positive integer"):
+        TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 0)
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'; choose from cifar10, fashion_mnist"):
+        train(TrainConfig("dshgan", "mnist", "fashion_mnist-59k", 16), out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
