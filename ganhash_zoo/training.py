@@ -217,18 +217,13 @@ def last_logs(out: Path) -> dict:
     return {k: float(v) for k, v in rows[-1].items() if k != "epoch" and v not in ("", "nan")} if rows else {}
 
 
-def training_inputs(config: TrainConfig, data, split):
-    """(fit args, fit kwargs, unlabelled-or-all training images) for the method's kind of learning."""
-    from .methods import LEARNING, fit_inputs
-
+def training_images(config: TrainConfig, data, split) -> np.ndarray:
+    """The unlabelled pool (or, where the protocol has none, the labelled images), subsampled to ``max_unlabeled``."""
     rng = np.random.default_rng(config.seed)
     pool = split.unlabeled if len(split.unlabeled) else split.train
     if config.max_unlabeled and len(pool) > config.max_unlabeled:
         pool = np.sort(rng.choice(pool, config.max_unlabeled, replace=False))
-    images = data.images[pool]
-    args, kwargs = fit_inputs(LEARNING[config.method], images, data.images[split.train], data.labels[split.train],
-                              config.batch_size, config.seed)
-    return args, kwargs, images
+    return data.images[pool]
 
 
 def images_seen(config: TrainConfig, pool_size: int, labeled_size: int) -> int:
@@ -283,7 +278,7 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     keras.utils.set_random_seed(config.seed)
     split = load_split(config.protocol, data)
     image_shape = data.images.shape[1:]
-    fit_args, fit_kwargs, images = training_inputs(config, data, split)
+    images = training_images(config, data, split)
 
     kwargs = dict(bits=config.bits, image_shape=image_shape, width=config.width, seed=config.seed)
     if config.method in ("dshgan", "fakereg", "ssah"):
@@ -308,10 +303,10 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
         if not fit(gan, gan_dir, config.gan_epochs or config.epochs, None, images, batch_size=config.batch_size):
             return {"name": config.name, "status": "paused", "stage": "gan", "epochs_done": epochs_done(gan_dir)}
         kwargs["generator"] = gan.generator
-    model = METHODS[config.method](**kwargs)
-    if config.method == "uspah":
-        model.adapt(images, seed=config.seed)
+    model = METHODS[config.method](**kwargs).prepare(images, seed=config.seed)
     model.compile(learning_rate=config.learning_rate)
+    fit_args, fit_kwargs = model.fit_inputs(images, data.images[split.train], data.labels[split.train],
+                                            config.batch_size, config.seed)
     val = Evaluator(data.images[split.val], data.labels[split.val], data.images[split.train],
                     data.labels[split.train], cutoffs=(None,), protocol=f"{config.protocol}/val")
     if not fit(model, out, config.epochs, val, *fit_args, **fit_kwargs):

@@ -22,13 +22,11 @@ import numpy as np
 SHAPES = {"cifar10": (32, 32, 3), "fashion_mnist": (28, 28, 1)}
 
 
-def fit_arguments(learning: str, n: int, batch_size: int, shape, rng):
-    """(fit args, fit kwargs, images per step) for a method's kind of learning."""
-    from ganhash_zoo.methods import fit_inputs
-
+def fit_arguments(model, n: int, batch_size: int, shape, rng):
+    """(fit args, fit kwargs, images per step) for the data the model learns from."""
     images = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
-    args, kwargs = fit_inputs(learning, images, images, rng.integers(0, 10, n), batch_size)
-    return args, kwargs, 2 * batch_size if learning == "semi-supervised" else batch_size
+    args, kwargs = model.fit_inputs(images, images, rng.integers(0, 10, n), batch_size)
+    return args, kwargs, 2 * batch_size if model.learning == "semi-supervised" else batch_size
 
 
 def images_per_second(model, args, kwargs, per_step: int, steps: int) -> float:
@@ -64,7 +62,7 @@ def main(argv=None):
 
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy(f"mixed_{args.mixed_precision}")
-    from ganhash_zoo.methods import LEARNING, METHODS, FakeRegGAN
+    from ganhash_zoo.methods import METHODS, FakeRegGAN
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -84,11 +82,9 @@ def main(argv=None):
             rows.append(("fakereg stage 1 (GAN)", images_per_second(
                 gan, (images,), {"batch_size": args.batch_size}, args.batch_size, args.steps)))
             kwargs["generator"] = gan.generator
-        model = METHODS[name](**kwargs)
-        if name == "uspah":
-            model.adapt(rng.integers(0, 256, (512, *shape), dtype=np.uint8))
+        model = METHODS[name](**kwargs).prepare(rng.integers(0, 256, (512, *shape), dtype=np.uint8))
         model.compile(learning_rate=2e-4)
-        fit_args, fit_kwargs, per_step = fit_arguments(LEARNING[name], n, args.batch_size, shape, rng)
+        fit_args, fit_kwargs, per_step = fit_arguments(model, n, args.batch_size, shape, rng)
         rows.append((name, images_per_second(model, fit_args, fit_kwargs, per_step, args.steps)))
 
     print(f"training throughput: {args.dataset} {shape}, {args.bits} bits, width {args.width}, batch "

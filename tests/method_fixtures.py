@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ganhash_zoo.methods import LEARNING, METHODS, fit_inputs
+from ganhash_zoo.methods import METHODS
 
 
 def tiny_data(n=64):
@@ -17,14 +17,12 @@ def probe_images():
 def build_model(name, bits=16, width=8):
     extra = {"feature_dim": 16} if name == "uspah" else {}  # PCA needs more samples than dimensions
     model = METHODS[name](bits=bits, image_shape=(28, 28, 1), width=width, seed=0, **extra)
-    if name == "uspah":
-        model.adapt(tiny_data()[0])
-    return model
+    return model.prepare(tiny_data()[0])
 
 
 def fit_once(model, name, epochs=1):
     """fit() with the kind of data the method learns from (tiny random images)."""
     x, y = tiny_data()
-    labeled = 32 if LEARNING[name] == "semi-supervised" else len(x)
-    args, kwargs = fit_inputs(LEARNING[name], x, x[:labeled], y[:labeled], batch_size=16)
+    labeled = 32 if model.learning == "semi-supervised" else len(x)
+    args, kwargs = model.fit_inputs(x, x[:labeled], y[:labeled], batch_size=16)
     return model.fit(*args, epochs=epochs, verbose=0, **kwargs)

@@ -14,8 +14,7 @@ from .ssah import SSAH
 from .uspah import USPAH
 
 METHODS = {"hashgan": HashGAN, "uspah": USPAH, "dshgan": DSHGAN, "fakereg": FakeReg, "ssah": SSAH}
-LEARNING = {"hashgan": "unsupervised", "uspah": "unsupervised", "dshgan": "semi-supervised",
-            "fakereg": "supervised", "ssah": "semi-supervised"}
+LEARNING = {name: cls.learning for name, cls in METHODS.items()}
 
 __all__ = ["DSHGAN", "FakeReg", "FakeRegGAN", "GANHasher", "HashGAN", "LEARNING", "METHODS", "SSAH",
            "SemiSupervisedBatches", "USPAH", "fit_inputs"]

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from .data import fit_inputs
 from .gradients import apply_gradients, value_and_gradients
 
 
@@ -25,6 +26,7 @@ class GANHasher(keras.Model):
     """Base class: ``self.encoder`` maps images in [0, 255] to codes in [-1, 1]."""
 
     method_name = "base"
+    learning = "unsupervised"  # what fit() learns from: "unsupervised", "supervised" or "semi-supervised"
     PLAYERS: tuple = ()  # player names, in update order
     LOGS: tuple = ()  # loss terms each train_step reports besides "<player>_loss"
 
@@ -118,6 +120,14 @@ class GANHasher(keras.Model):
         return ops.minimum(ops.cast(self.step_counter, "float32") / float(steps), 1.0)
 
     # -- data ---------------------------------------------------------------
+    def prepare(self, images, seed: int = 0):
+        """Set-up that needs the training images before ``fit`` (none by default; USPAH fits its features)."""
+        return self
+
+    def fit_inputs(self, unlabeled, labeled, labels, batch_size: int, seed: int = 0):
+        """``(args, kwargs)`` for ``fit`` from the images this method learns from (see :func:`fit_inputs`)."""
+        return fit_inputs(self.learning, unlabeled, labeled, labels, batch_size, seed)
+
     @staticmethod
     def unpack_batch(data):
         """(labelled images, labels or None, unlabelled images or None) as float32 pixels.
