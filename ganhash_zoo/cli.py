@@ -3,12 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+class CLIError(Exception):
+    """A problem with the command's input, reported as one line."""
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Hide what TensorFlow's C++ start-up writes straight to fd 2 (oneDNN, CUDA probes), which
+    TF_CPP_MIN_LOG_LEVEL does not reach; a user who sets TF_CPP_MIN_LOG_LEVEL sees everything."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        yield
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def start_keras():
+    """Import Keras and touch the device once, quietly (see :func:`native_stderr_silenced`)."""
+    with native_stderr_silenced():
+        import keras
+
+        keras.ops.convert_to_numpy(keras.ops.zeros(()))
 
 
 def _cmd_list(args):
@@ -27,28 +62,56 @@ def _cmd_info(args):
     print(json.dumps(info(args.name), indent=2))
 
 
-def _read_images(path: Path, image_shape):
-    """Images from a .npy/.npz array, an image folder (any depth), or a single image file."""
-    from PIL import Image
+def _read_images(path: Path, image_shape, convert: bool = False):
+    """(images, file names) from a .npy/.npz array, an image folder (any depth), or one image file.
 
+    Images of another size or colour mode are refused unless ``convert`` (then resized bilinearly
+    and converted, and counted on stderr); unreadable files are skipped and listed on stderr.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.exists():
+        raise CLIError(f"{path} does not exist")
     if path.suffix == ".npy":
         return np.load(path), None
     if path.suffix == ".npz":
         with np.load(path) as f:
             return f[f.files[0]], None
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp")) \
-        if path.is_dir() else [path]
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else [path]
     if not files:
-        raise SystemExit(f"no images found in {path}")
-    mode = "L" if image_shape[-1] == 1 else "RGB"
-    images = []
+        raise CLIError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found in {path}")
+    height, width, channels = image_shape
+    mode = "L" if channels == 1 else "RGB"
+    images, names, unreadable, mismatched = [], [], [], []
     for f in files:
-        with Image.open(f) as im:
-            im = im.convert(mode)
-            if im.size != (image_shape[1], image_shape[0]):
-                im = im.resize((image_shape[1], image_shape[0]), Image.BILINEAR)
-            images.append(np.asarray(im).reshape(image_shape))
-    return np.stack(images), [str(f) for f in files]
+        try:
+            with Image.open(f) as im:
+                im.load()
+                if im.size != (width, height) or im.mode != mode:
+                    mismatched.append(f"{f} ({im.size[0]}x{im.size[1]} {im.mode})")
+                    if not convert:
+                        continue
+                    im = im.convert(mode).resize((width, height), Image.BILINEAR)
+                images.append(np.asarray(im).reshape(image_shape))
+                names.append(str(f))
+        except (UnidentifiedImageError, OSError) as error:
+            unreadable.append(f"{f} ({error.__class__.__name__})")
+    if unreadable:
+        print(f"skipped {len(unreadable)} unreadable file(s): {'; '.join(unreadable)}", file=sys.stderr)
+    if mismatched and not convert:
+        raise CLIError(f"{len(mismatched)} image(s) are not {width}x{height} {mode}, the model's input, e.g. "
+                       f"{mismatched[0]}; pass --convert to resize and convert them")
+    if mismatched:
+        print(f"converted {len(mismatched)} image(s) to {width}x{height} {mode}", file=sys.stderr)
+    if not images:
+        raise CLIError(f"none of the {len(files)} image file(s) in {path} could be read")
+    return np.stack(images), names
+
+
+def _npz_path(out: str) -> Path:
+    """Where ``np.savez`` will write: it appends ``.npz`` unless the name has it."""
+    out = Path(out)
+    return out if out.suffix == ".npz" else out.with_name(out.name + ".npz")
 
 
 def _load_model(name_or_dir: str):
@@ -58,13 +121,18 @@ def _load_model(name_or_dir: str):
 
 
 def _cmd_encode(args):
-    model = _load_model(args.name)
-    images, files = _read_images(Path(args.images), model.image_shape)
-    codes = model.encode(images)
-    out = Path(args.out)
+    out = _npz_path(args.out)  # checked before any work, so nothing is lost or wasted
     if out.exists() and not args.overwrite:
-        raise SystemExit(f"{out} exists; pass --overwrite to replace it")
-    np.savez(out, packed=codes.packed, bits=codes.bits, files=np.array(files or []))
+        raise CLIError(f"{out} exists; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise CLIError(f"the folder {out.parent} does not exist; create it first")
+    start_keras()
+    model = _load_model(args.name)
+    images, files = _read_images(Path(args.images), model.image_shape, convert=args.convert)
+    codes = model.encode(images)
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    np.savez(tmp, packed=codes.packed, bits=codes.bits, files=np.array(files or []))
+    os.replace(tmp, out)
     print(f"wrote {len(codes)} {codes.bits}-bit codes to {out}")
 
 
@@ -88,9 +156,14 @@ def _cmd_baseline(args):
     from .datasets import get_protocol, load_protocol
     from .retrieval import Evaluator
 
+    from .zoo import IMAGE_SHAPES
+
+    args.dataset = args.dataset.replace("-", "_")
+    if args.dataset not in IMAGE_SHAPES:
+        raise CLIError(f"unknown dataset {args.dataset!r}; choose from {', '.join(IMAGE_SHAPES)}")
     protocol = args.protocol or ("cifar10-59k" if args.dataset == "cifar10" else "fashion_mnist-59k")
     if get_protocol(protocol).dataset != args.dataset.replace("-", "_"):
-        raise SystemExit(f"protocol {protocol} does not belong to dataset {args.dataset}")
+        raise CLIError(f"protocol {protocol} does not belong to dataset {args.dataset}")
     data, split = load_protocol(protocol, data_dir=args.data_dir)
     fit_on = split.unlabeled if len(split.unlabeled) else split.train
     hasher = BASELINES[args.method](args.bits, seed=args.seed).fit(data.images[fit_on])
@@ -170,6 +243,8 @@ def build_parser():
     p.add_argument("images", help="image folder, image file, or .npy/.npz array (uint8 0..255 or float 0..1)")
     p.add_argument("--out", required=True, help="output .npz with packed codes, bits and file names")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--convert", action="store_true",
+                   help="resize / convert images whose size or colour mode differs from the model's input")
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("evaluate", help="retrieval figures of a model on a protocol")
@@ -204,8 +279,11 @@ def main(argv=None):
     from .zoo import UnknownModelError, WeightIntegrityError, WeightsNotAvailableError
 
     try:
+        if args.command in ("evaluate", "baseline", "train"):
+            start_keras()
         args.func(args)
-    except (DatasetError, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, ValueError) as error:
+    except (CLIError, DatasetError, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, ValueError,
+            TypeError) as error:
         print(f"ganhash-zoo: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -124,6 +124,9 @@ def list_models(pattern: str = "*", released_only: bool = False) -> list[str]:
 
 
 def get_entry(name: str) -> ModelEntry:
+    if not isinstance(name, str):
+        raise UnknownModelError(f"a model name is a string such as 'hashgan-cifar10-48bit', got {name!r}; "
+                                "ganhash_zoo.list_models() lists every name.")
     entries = registry()
     if name not in entries:
         close = difflib.get_close_matches(name, entries, n=4, cutoff=0.5)
@@ -153,10 +156,12 @@ def verify_files(entry: ModelEntry, folder: Path) -> None:
             raise WeightsNotAvailableError(f"{entry.name}: {path} is missing")
         actual = sha256_of(path)
         if actual != expected:
+            remedy = ("move it aside and load again to fetch a fresh copy from the Hub" if entry.revision else
+                      "this model is not on the Hub yet, so restore the file from the ganhash-zoo repository "
+                      f"(git checkout -- weights/{entry.name}) or retrain it")
             raise WeightIntegrityError(
                 f"{path} has sha256 {actual}, but the registry expects {expected} for {entry.name}: "
-                "the file is corrupt or was modified. It was not loaded and has not been touched; "
-                "move it aside and load again to fetch a fresh copy."
+                f"the file is corrupt or was modified. It was not loaded and has not been touched; {remedy}."
             )
 
 
@@ -177,6 +182,14 @@ def resolve_weights(entry: ModelEntry) -> Path:
     if bundled.is_dir() and all((bundled / f).exists() for f in entry.files):
         verify_files(entry, bundled)
         return bundled
+    if not entry.revision:  # nowhere else to get it from: say exactly what is missing
+        missing = [str(bundled / f) for f in entry.files if not (bundled / f).exists()]
+        where = (f"{WEIGHTS_ENV}={os.environ[WEIGHTS_ENV]} does not exist" if WEIGHTS_ENV in os.environ
+                 and not bundled_weights_dir().is_dir() else f"missing: {', '.join(missing)}")
+        raise WeightsNotAvailableError(
+            f"{entry.name} is released but not published on the Hub yet, and its bundled weights are not there "
+            f"({where}). Point {WEIGHTS_ENV} at a weights/ folder of a ganhash-zoo checkout, whose "
+            f"{WEIGHTS_ENV}/{entry.name}/ holds {', '.join(entry.files)}.")
     from .hub import download
 
     folder = download(entry)
@@ -187,7 +200,8 @@ def resolve_weights(entry: ModelEntry) -> Path:
 def prepare_images(images, image_shape: tuple) -> np.ndarray:
     """Validate a batch and return float32 pixels in [0, 255], shape (N, *image_shape).
 
-    uint8 images are taken as 0..255; float images must be in [0, 1].
+    The rule: integer arrays (any integer dtype) hold pixel values 0..255; float arrays hold 0..1.
+    Values outside the range of the dtype's kind are refused, never rescaled.
     A single image, or grey images without a channel axis, are accepted.
     """
     images = np.asarray(images)
@@ -203,7 +217,10 @@ def prepare_images(images, image_shape: tuple) -> np.ndarray:
             f"expected images of shape (N, {h}, {w}, {c}), got {images.shape}; "
             "resize/convert them to the model's input size first"
         )
-    if images.dtype == np.uint8:
+    if images.dtype.kind in "ui":
+        if images.size and (images.min() < 0 or images.max() > 255):
+            raise ValueError(f"integer images must hold pixel values 0..255 (got {images.min()}..{images.max()}); "
+                             "pass floats in [0, 1] for normalised images")
         return images.astype(np.float32)
     images = images.astype(np.float32)
     if images.size and not np.all(np.isfinite(images)):
@@ -211,7 +228,7 @@ def prepare_images(images, image_shape: tuple) -> np.ndarray:
     if images.size and (images.min() < 0 or images.max() > 1.0 + 1e-6):
         raise ValueError(
             f"float images must be in [0, 1] (got {images.min():.3g}..{images.max():.3g}); "
-            "pass uint8 arrays for 0..255 pixel values"
+            "pass integer (e.g. uint8) arrays for 0..255 pixel values"
         )
     return images * 255.0
 

@@ -14,6 +14,32 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--learning-seeds", default="1",
+                     help="comma-separated seeds for the learning tests (to measure their spread)")
+
+
+def pytest_generate_tests(metafunc):
+    if "learning_seed" in metafunc.fixturenames:
+        seeds = [int(s) for s in metafunc.config.getoption("learning_seeds").split(",")]
+        metafunc.parametrize("learning_seed", seeds, ids=[f"seed{s}" for s in seeds])
+
+
+@pytest.fixture(autouse=True)
+def deterministic(request):
+    """Every test starts from the same seeds; with op determinism, a machine repeats its results exactly."""
+    import keras
+
+    seed = request.node.callspec.params.get("learning_seed", 1) if hasattr(request.node, "callspec") else 1
+    keras.utils.set_random_seed(seed)
+
+
+def pytest_configure(config):
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
 def _need(path):
     if not path.exists():
         pytest.skip(f"real data not found at {path} (set GANHASH_ZOO_DATA)")
