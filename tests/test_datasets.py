@@ -143,3 +143,53 @@ def test_cifar10_jpeg_copy_loads_in_class_folder_order(cifar):
     assert data.images.shape == (60000, 32, 32, 3) and data.images.dtype == np.uint8
     np.testing.assert_array_equal(np.bincount(data.labels[:50000]), [5000] * 10)
     assert (data.parts[:50000] == "train").all() and (data.parts[50000:] == "test").all()
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist", "cifar10"])
+def test_tfds_builders_construct_offline(name, tmp_path):
+    """The builders import their own dependencies (importlib_resources was missing, and every
+    tfds load failed before reaching the network)."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=str(tmp_path))
+    assert builder.info.features["label"].num_classes == 10
+    assert builder.code_path.name.endswith(".py")  # where download_and_prepare finds its checksums
+
+
+def test_tfds_arrays_become_image_data_in_file_order(monkeypatch):
+    """read_tfds on what tfds.load(batch_size=-1) returns: parts in train/test order, CIFAR ids re-sorted."""
+    import tensorflow_datasets as tfds
+
+    from ganhash_zoo.datasets.sources import read_tfds
+
+    rng = np.random.default_rng(0)
+
+    def part(n, offset):
+        labels = rng.integers(0, 10, n)
+        ids = np.array([f"train_{i:05d}".encode() for i in rng.permutation(n) + offset])
+        return {"image": rng.integers(0, 256, (n, 4, 4, 3), dtype=np.uint8), "label": labels, "id": ids}
+
+    splits = {"test": part(5, 100), "train": part(7, 0)}
+    info = type("Info", (), {"features": {"label": type("L", (), {"names": [str(i) for i in range(10)]})()}})()
+    monkeypatch.setattr(tfds, "load", lambda *a, **k: (splits, info))
+    monkeypatch.setattr(tfds, "as_numpy", lambda x: x)
+    data = read_tfds("cifar10")
+    assert data.images.shape == (12, 4, 4, 3) and data.class_names[:2] == ["0", "1"]
+    train_ids = [int(i.decode().rsplit("_", 1)[1]) for i in splits["train"]["id"]]
+    order = np.lexsort((train_ids, splits["train"]["label"]))
+    np.testing.assert_array_equal(data.images[:7], splits["train"]["image"][order])
+    np.testing.assert_array_equal(data.labels[:7], splits["train"]["label"][order])
+
+
+def test_tfds_import_failure_names_the_module(monkeypatch):
+    import tensorflow_datasets as tfds
+
+    from ganhash_zoo.datasets import DatasetError
+    from ganhash_zoo.datasets.sources import read_tfds
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'importlib_resources'", name="importlib_resources")
+
+    monkeypatch.setattr(tfds, "load", missing)
+    with pytest.raises(DatasetError, match="pip install importlib_resources"):
+        read_tfds("fashion_mnist")

@@ -181,6 +181,9 @@ def read_tfds(name: str, data_dir: str | None = None) -> ImageData:
         raise DatasetError("tensorflow-datasets is not installed: pip install tensorflow-datasets") from error
     try:
         splits, info = tfds.load(name, data_dir=data_dir, with_info=True, batch_size=-1)
+    except ImportError as error:  # a dataset builder's own dependency, not the network
+        raise DatasetError(f"tensorflow-datasets could not build {name!r}: {error}. "
+                           f"Install the missing module (pip install {error.name or 'it'}) and retry.") from error
     except Exception as error:  # network and builder errors vary
         raise DatasetError(
             f"tensorflow-datasets could not load {name!r} ({error}). Without a network, "
