@@ -92,9 +92,23 @@ def _training_data(entry) -> str:
     """How many labelled / unlabelled images the run trained on."""
     split, unlabelled = entry.training.get("split", {}), entry.training.get("train_images", "?")
     labelled = split.get("train", "?")
+    if _learning(entry) == "semi-supervised" and split.get("unlabeled") == 0:
+        return f"{labelled} labelled training images (the protocol has no unlabelled pool: they feed both streams)"
     return {"unsupervised": f"{unlabelled} unlabelled training images",
             "supervised": f"{labelled} labelled training images",
             "semi-supervised": f"{labelled} labelled and {unlabelled} unlabelled training images"}[_learning(entry)]
+
+
+def _run_record(training: dict) -> str:
+    """Hardware, images seen and the validation curve, for runs that recorded them (train_zoo and later)."""
+    if "hardware" not in training:
+        return ""
+    curve = ", ".join(f"{point['epoch']}: {value:.3f}" for point in training.get("validation_curve", [])
+                      for key, value in point.items() if key != "epoch")
+    text = (f"\nTrained on {training['hardware']}; {training['images_seen']:,} images seen in "
+            f"{training['epochs']} epochs.")
+    return text + (f" Validation mAP (validation queries against the rest of the labelled pool) by epoch: "
+                   f"{curve}." if curve else "")
 
 
 def _usage(entry) -> str:
@@ -167,7 +181,7 @@ the figures are those of the last checkpoint, which is the one released.
 
 Keras backend {training.get('backend', '?')}, mixed precision {training.get('mixed_precision') or 'off'},
 seed {entry.seed}, {_training_data(entry)};
-{f'{seconds / 60:.1f} minutes' if seconds else 'time not recorded'} ({training.get('images_per_second', '?')} images/s).
+{f'{seconds / 60:.1f} minutes' if seconds else 'time not recorded'} ({training.get('images_per_second', '?')} images/s).{_run_record(training)}
 
 ## Files
 
