@@ -1,7 +1,8 @@
-"""Write model_cards/NAME.md for every released model, from the registry's measured figures.
+"""Write model_cards/NAME.md for every released model, and the README's released-models table,
+from the registry's measured figures.
 
-    python scripts/make_cards.py            # (re)write the cards
-    python scripts/make_cards.py --check    # exit 1 if any card is stale, missing or extra
+    python scripts/make_cards.py            # (re)write the cards and the README table
+    python scripts/make_cards.py --check    # exit 1 if any card or the table is stale, missing or extra
 
 Cards are never edited by hand: change ganhash_zoo/cards.py or the registry and rerun.
 """
@@ -10,9 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ganhash_zoo.cards import stale_cards, write_cards
+from ganhash_zoo.cards import readme_with_table, stale_cards, write_cards
 
 CARDS_DIR = Path(__file__).resolve().parents[1] / "model_cards"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def main(argv=None) -> int:
@@ -22,10 +24,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         stale = stale_cards(args.out)
+        readme = README.read_text()
+        stale += ["README.md (released-models table)"] if readme_with_table(readme) != readme else []
         for name in stale:
-            print(f"stale: {args.out / name} (rerun python scripts/make_cards.py)")
+            print(f"stale: {name} (rerun python scripts/make_cards.py)")
         return 1 if stale else 0
     print(f"wrote {write_cards(args.out)} card(s) to {args.out}")
+    README.write_text(readme_with_table(README.read_text()))
+    print(f"updated the released-models table in {README}")
     return 0
 
 
