@@ -1,8 +1,8 @@
 """What each method's paper is and the figures it reported (percent, as printed).
 
 Plain data, importable without Keras, so ``list_models``/``info`` and the
-model cards stay fast. Figures come from ../shared/METHODS.md; ``None`` where
-the paper's tables could not be read.
+model cards stay fast. Figures are copied from the papers' tables; a method
+with no ``reported`` figures is one whose tables could not be read.
 """
 
 METHODS = {

@@ -3,7 +3,7 @@
 Resolution order for the named datasets:
 
 1. ``data_dir`` argument, else the ``GANHASH_ZOO_DATA`` environment variable;
-   inside it the layouts of ``../shared/datasets`` are recognised
+   inside it these layouts are recognised
    (``cifar10-jpeg.tar.gz`` or a ``cifar10/`` class folder; a
    ``fashion-mnist/`` folder of IDX files);
 2. Debian's ``/usr/share/datasets/fashion-mnist`` (``apt install dataset-fashion-mnist``);

@@ -3,13 +3,19 @@
 A method subclasses :class:`GANHasher`, builds its networks in ``__init__``,
 names its players in ``players()`` (player -> networks it updates) and
 writes ``train_step`` as a sequence of ``self.update(player, loss_fn)``.
-The pitfalls of ../shared/METHODS.md are handled here once:
+Keras 3's pitfalls for GAN training are handled here once:
 
+* Keras has no backend-neutral gradient call: ``gradients.py`` is the one
+  small shim (GradientTape on TensorFlow, autograd on torch);
 * optimizer variables are built in ``compile`` (TensorFlow traces
   ``train_step`` in a tf.function that cannot create them);
-* under ``mixed_float16`` every player's optimizer is wrapped in a
-  LossScaleOptimizer and its loss scaled (Keras only scales ``self.optimizer``);
-* players choose variables explicitly instead of toggling ``trainable``.
+* ``compile(auto_scale_loss=True)`` scales only ``self.optimizer``: under
+  ``mixed_float16`` every player's optimizer is wrapped in a
+  LossScaleOptimizer and its loss scaled here (``mixed_bfloat16`` needs none);
+* ``trainable`` flags are frozen at ``compile``: players choose their
+  variables explicitly instead of toggling them;
+* ``load_model`` does not restore a custom ``compile`` signature: the encoder
+  ships as its own model and training state is saved as weights (export.py).
 """
 
 from __future__ import annotations
