@@ -10,8 +10,8 @@ from .base import ProjectionHasher
 class ITQ(ProjectionHasher):
     """PCA to ``bits`` dimensions (scikit-learn) followed by ``n_iter`` ITQ rotation steps.
 
-    ``max_fit_samples`` bounds the PCA/rotation fit (20,000 by default: the
-    fit's figures no longer move beyond it on CIFAR-10); encoding covers every image.
+    ``max_fit_samples`` bounds the PCA/rotation fit (20,000 by default, which
+    keeps the fit to seconds on 2 cores); encoding covers every image.
     """
 
     name = "itq"
