@@ -240,7 +240,7 @@ class PretrainedHasher:
         self.encoder, self.entry, self.batch_size, self.folder = encoder, entry, batch_size, folder
         self.name, self.bits = entry.name, entry.bits
         self.image_shape = tuple(encoder.input_shape[1:])
-        self._evaluator = None
+        self._evaluators = {}  # data_dir -> Evaluator: another data_dir is another evaluation
 
     def relaxed_codes(self, images) -> np.ndarray:
         """The network's real-valued codes in [-1, 1] (before the sign)."""
@@ -265,9 +265,10 @@ class PretrainedHasher:
     def evaluator(self, data_dir=None):
         from .retrieval import Evaluator
 
-        if self._evaluator is None:
-            self._evaluator = Evaluator.for_protocol(self.entry.protocol, data_dir=data_dir)
-        return self._evaluator
+        key = str(Path(data_dir).resolve()) if data_dir else None
+        if key not in self._evaluators:
+            self._evaluators[key] = Evaluator.for_protocol(self.entry.protocol, data_dir=data_dir)
+        return self._evaluators[key]
 
     def evaluate(self, data_dir=None):
         return self.evaluator(data_dir).evaluate(self, name=self.name)

@@ -16,6 +16,7 @@ from ganhash_zoo.datasets.sources import read_idx_folder
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GANHASH_ZOO_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 def write_idx(path, array):
@@ -193,3 +194,60 @@ def test_tfds_import_failure_names_the_module(monkeypatch):
     monkeypatch.setattr(tfds, "load", missing)
     with pytest.raises(DatasetError, match="pip install importlib_resources"):
         read_tfds("fashion_mnist")
+
+
+@pytest.fixture
+def fashion_copy(tmp_path):
+    """An uncompressed copy of the real Fashion-MNIST IDX files (flipping a byte there has no CRC to trip)."""
+    from conftest import SHARED_DATA
+
+    source = SHARED_DATA / "fashion-mnist"
+    if not source.exists():
+        pytest.skip(f"real data not found at {source}")
+    folder = tmp_path / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for gz in source.glob("*.gz"):
+        (folder / gz.name[:-3]).write_bytes(gzip.decompress(gz.read_bytes()))
+    return folder
+
+
+def _flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_flipped_pixel_in_a_known_copy_stops_loading_and_a_good_copy_loads_again(fashion_copy, private_cache):
+    images = fashion_copy / "train-images-idx3-ubyte"
+    good = images.read_bytes()
+    _flip(images, len(good) // 2)  # one pixel in the middle of the file
+    with pytest.raises(DatasetError, match="differ from the verified copy"):
+        load_dataset("fashion_mnist", data_dir=fashion_copy.parent)
+    images.write_bytes(good)  # the user puts a good copy back: it is decoded afresh, not served from a cache
+    assert load_dataset("fashion_mnist", data_dir=fashion_copy.parent).images.shape == (70000, 28, 28, 1)
+
+
+def test_modified_cache_entry_is_not_used(fashion_copy, private_cache):
+    decoded = np.array(load_dataset("fashion_mnist", data_dir=fashion_copy.parent).images)
+    cached = next(private_cache.rglob("images.npy"))
+    _flip(cached, cached.stat().st_size - 7)  # the last pixel
+    with pytest.warns(UserWarning, match="were modified"):
+        again = load_dataset("fashion_mnist", data_dir=fashion_copy.parent)
+    np.testing.assert_array_equal(again.images, decoded)  # decoded again, not the tampered arrays
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_damaged_cifar_tar_gz_is_refused(damage, tmp_path, private_cache):
+    from conftest import SHARED_DATA
+
+    source = SHARED_DATA / "cifar10-jpeg.tar.gz"
+    if not source.exists():
+        pytest.skip(f"real data not found at {source}")
+    data = bytearray(source.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0x01  # tarfile alone would not notice: the gzip CRC does
+    else:
+        data = data[: len(data) // 3]
+    (tmp_path / "cifar10-jpeg.tar.gz").write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="truncated or corrupt|cannot read|differ from the verified"):
+        load_dataset("cifar10", data_dir=tmp_path)

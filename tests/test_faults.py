@@ -131,3 +131,15 @@ def test_cli_refuses_images_of_another_size_unless_asked_to_convert(released, ca
     assert "not 28x28 L" in capsys.readouterr().err and not (tmp_path / "c.npz").exists()
     assert cli.main(["encode", name, str(folder), "--out", str(tmp_path / "c"), "--convert"]) == 0
     assert "converted 1 image(s)" in capsys.readouterr().err
+
+
+def test_evaluate_with_another_data_dir_builds_another_evaluator(released, monkeypatch):
+    from ganhash_zoo.retrieval import Evaluator
+
+    built = []
+    monkeypatch.setattr(Evaluator, "for_protocol", classmethod(lambda cls, protocol, data_dir=None: built.append(
+        data_dir) or object()))
+    hasher = ganhash_zoo.load(released[0])
+    first, second = hasher.evaluator("/data/a"), hasher.evaluator("/data/b")
+    assert first is not second and built == ["/data/a", "/data/b"]
+    assert hasher.evaluator("/data/a") is first  # the same data is not loaded twice

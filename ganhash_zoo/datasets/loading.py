@@ -10,8 +10,17 @@ Resolution order for the named datasets:
 3. tensorflow-datasets, which downloads on a machine with a network.
 
 Decoded arrays are cached as ``.npy`` under ``GANHASH_ZOO_CACHE`` (default
-``~/.cache/ganhash_zoo``), keyed by the source path, size and mtime, so the
-second load of CIFAR-10 is a memory map rather than 60,000 JPEG decodes.
+``~/.cache/ganhash_zoo``), keyed by each source file's path, size, mtime and
+a hash of its first and last MiB, so the second load of CIFAR-10 is a memory
+map rather than 60,000 JPEG decodes, and a replaced file is decoded afresh.
+A cache entry is used only if its pixels still hash to what was decoded.
+
+Pixels are checked, not only labels: the decoded images of a known copy
+(the JPEG CIFAR-10 tar, the Fashion-MNIST IDX files) must hash to
+``VERIFIED_PIXELS``, so a flipped byte in a dataset file stops evaluation
+instead of changing its figures. Other copies (tfds' PNG CIFAR-10, your own
+class folders) load with a warning that their figures are not comparable
+byte for byte.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +39,7 @@ from .sources import (
     read_idx_folder,
     read_image_folder,
     read_image_tar,
+    pixel_fingerprint,
     read_tfds,
 )
 
@@ -47,6 +58,11 @@ KNOWN_DATASETS = {
     "fashion_mnist": (["fashion-mnist", "fashion_mnist"], "fashion_mnist"),
 }
 SYSTEM_DIRS = {"fashion_mnist": [Path("/usr/share/datasets/fashion-mnist")]}
+# sha256 of the decoded images, in canonical order, of the copies the shipped splits and figures come from
+VERIFIED_PIXELS = {
+    "cifar10": {"aaf6162ad480776ee3eb14ed0ed50490f1eda7744e5c0c9a6cb118a510d584b7": "cifar10-jpeg.tar.gz"},
+    "fashion_mnist": {"0fbbfcb392782b3b702472ead3688778e1509e8cf40f5c24d9d3303618b193ab": "the IDX files"},
+}
 
 
 def canonical_name(name: str) -> str:
@@ -64,27 +80,46 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def _cache_key(path: Path) -> str:
+def _file_identity(path: Path, root: Path) -> list:
+    """Path, size, mtime and a hash of the first and last MiB: changes when the content is replaced."""
     stat = path.stat()
-    ident = json.dumps([str(path.resolve()), stat.st_size, int(stat.st_mtime), 1])
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(1 << 20))
+        if stat.st_size > 2 << 20:
+            f.seek(-(1 << 20), os.SEEK_END)
+            digest.update(f.read())
+    return [str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns, digest.hexdigest()]
+
+
+def _cache_key(path: Path) -> str:
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    root = path.parent if path.is_file() else path
+    ident = json.dumps([str(path.resolve()), 2, [_file_identity(f, root) for f in files]])
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
+def _read_cache(folder: Path) -> ImageData | None:
+    """The cached arrays if the entry is whole and its pixels hash to what was decoded, else None."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        images = np.load(folder / "images.npy", mmap_mode="r")
+        if pixel_fingerprint(images) != meta["pixels_sha256"]:
+            warnings.warn(f"the cached arrays in {folder} were modified; decoding the dataset again", stacklevel=3)
+            return None
+        return ImageData(images=images, labels=np.load(folder / "labels.npy"), class_names=meta["class_names"],
+                         parts=np.load(folder / "parts.npy"))
+    except (OSError, ValueError, KeyError):
+        return None  # missing or broken: rebuilt by the caller
+
+
 def _cached(path: Path, reader) -> ImageData:
-    """Decode ``path`` with ``reader`` unless a cache entry for it exists."""
+    """Decode ``path`` with ``reader`` unless a verified cache entry for its current content exists."""
     folder = cache_dir() / f"{path.name}-{_cache_key(path)}"
     meta_file = folder / "meta.json"
-    if meta_file.exists():
-        try:
-            meta = json.loads(meta_file.read_text())
-            return ImageData(
-                images=np.load(folder / "images.npy", mmap_mode="r"),
-                labels=np.load(folder / "labels.npy"),
-                class_names=meta["class_names"],
-                parts=np.load(folder / "parts.npy"),
-            )
-        except (OSError, ValueError, KeyError):
-            pass  # a broken cache entry is rebuilt below
+    data = _read_cache(folder) if meta_file.exists() else None
+    if data is not None:
+        return data
     data = reader(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -94,7 +129,8 @@ def _cached(path: Path, reader) -> ImageData:
         os.replace(tmp, folder / "images.npy")
         np.save(folder / "labels.npy", data.labels)
         np.save(folder / "parts.npy", data.parts)
-        meta_file.write_text(json.dumps({"class_names": data.class_names, "source": str(path)}))
+        meta_file.write_text(json.dumps({"class_names": data.class_names, "source": str(path),
+                                         "pixels_sha256": pixel_fingerprint(data.images)}))
     except OSError:
         pass  # a read-only cache only costs speed
     return data
@@ -132,17 +168,10 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, source: s
         if data_dir and not Path(data_dir).exists():
             raise DatasetError(f"data directory {data_dir} does not exist")
         searched = []
-        for root in roots:
-            for candidate in candidates:
-                searched.append(str(root / candidate))
-                if (root / candidate).exists():
-                    data = _cached(root / candidate, lambda p: _read_local(p, class_names))
-                    data.class_names = class_names
-                    return data
-        for folder in SYSTEM_DIRS.get(key, []):
+        for folder in [root / candidate for root in roots for candidate in candidates] + SYSTEM_DIRS.get(key, []):
             searched.append(str(folder))
-            if folder.exists():
-                data = _cached(folder, lambda p: _read_local(p, class_names))
+            if folder.exists():  # checked before caching, so the cache only ever holds verified or warned-of pixels
+                data = _cached(folder, lambda p: check_pixels(key, _read_local(p, class_names), p))
                 data.class_names = class_names
                 return data
         if source == "local":
@@ -150,4 +179,21 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, source: s
                 f"no local copy of {name} found (looked in: {', '.join(searched) or 'nothing'}). "
                 f"Set {DATA_ENV} or pass data_dir to a folder holding one of {candidates}."
             )
-    return read_tfds(tfds_name)
+    return check_pixels(key, read_tfds(tfds_name), f"tensorflow-datasets' {tfds_name}")
+
+
+def check_pixels(key: str, data: ImageData, origin) -> ImageData:
+    """Refuse a known copy whose pixels differ from the verified ones; warn for copies we cannot verify."""
+    fingerprint = pixel_fingerprint(data.images)
+    known = VERIFIED_PIXELS.get(key, {})
+    if fingerprint in known:
+        return data
+    # every Fashion-MNIST copy holds the IDX pixels; of CIFAR-10 only the JPEG tar's are known
+    if key == "fashion_mnist" or Path(str(origin)).name in known.values():
+        raise DatasetError(
+            f"the images decoded from {origin} differ from the verified copy (pixel sha256 {fingerprint[:16]}..., "
+            f"expected {next(iter(known))[:16]}...): the file is corrupt or was modified. Replace it with a good "
+            "copy; nothing was evaluated.")
+    warnings.warn(f"{origin} is not a copy whose pixels ganhash-zoo has verified ({fingerprint[:16]}...); "
+                  "figures measured on it may differ from the registry's", stacklevel=3)
+    return data

@@ -14,9 +14,11 @@ files shipped with the package mean the same images whatever the source:
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,20 @@ SPLIT_ORDER = ("train", "test")
 
 class DatasetError(RuntimeError):
     """Data is missing or malformed; the message says what to do."""
+
+
+def pixel_fingerprint(images: np.ndarray) -> str:
+    """sha256 of the decoded uint8 images in canonical order: one flipped pixel changes it."""
+    return hashlib.sha256(memoryview(np.ascontiguousarray(images)).cast("B")).hexdigest()
+
+
+def read_gzip_checked(path: Path) -> bytes:
+    """The whole decompressed stream; gzip checks its CRC and length only when read to the end."""
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise DatasetError(f"{path} is truncated or corrupt ({error}); replace it with a good copy") from error
 
 
 @dataclass
@@ -119,28 +135,32 @@ def read_image_folder(root: str | os.PathLike) -> ImageData:
 
 def read_image_tar(path: str | os.PathLike) -> ImageData:
     """Read a tar(.gz) holding the class-folder layout, without extracting it."""
-    try:
-        archive = tarfile.open(path)
-    except (OSError, tarfile.TarError) as error:
-        raise DatasetError(f"cannot open {path} as a tar archive: {error}") from error
+    path = Path(path)
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
     entries = []
-    with archive:
-        for member in archive:
-            if not member.isfile() or not member.name.lower().endswith(IMAGE_SUFFIXES):
-                continue
-            rel = tuple(p for p in Path(member.name).parts if p not in (".", ""))
-            if len(rel) >= 2:
-                entries.append((rel, archive.extractfile(member).read()))
+    try:
+        source = {"fileobj": io.BytesIO(read_gzip_checked(path))} if compressed else {"name": path}
+        with tarfile.open(**source) as archive:
+            for member in archive:
+                if not member.isfile() or not member.name.lower().endswith(IMAGE_SUFFIXES):
+                    continue
+                rel = tuple(p for p in Path(member.name).parts if p not in (".", ""))
+                if len(rel) >= 2:
+                    entries.append((rel, archive.extractfile(member).read()))
+    except (OSError, EOFError, tarfile.TarError) as error:
+        raise DatasetError(f"cannot read {path} as a tar archive ({error}); replace it with a good copy") from error
     return _assemble(entries, str(path))
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as error:
-        raise DatasetError(f"cannot read IDX file {path}: {error}") from error
+    if path.suffix == ".gz":
+        raw = read_gzip_checked(path)
+    else:
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            raise DatasetError(f"cannot read IDX file {path}: {error}") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DatasetError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
