@@ -266,7 +266,7 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     from .baselines import ITQ, LSH
     from .datasets import load_dataset, load_split
     from .export import load_encoder, save_encoder
-    from .methods import METHODS, FakeRegGAN
+    from .methods import METHODS, FakeRegGAN, fit_inputs
     from .retrieval import Evaluator
 
     check_config(config)
@@ -288,9 +288,11 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     def clock():  # training seconds of this run folder, across resumptions
         return round(earlier + time.time() - started, 1)
 
-    def fit(model, folder, epochs, evaluator, *args, **kw):
+    def fit(model, folder, epochs, evaluator, make_inputs):
+        """Fit from the folder's checkpoint to ``epochs``; False when stopped early (the run is resumable)."""
         done = restore(model, folder)
         if done < epochs:
+            args, kw = make_inputs(done)  # data order depends on (seed, epoch): a resumed run repeats it
             model.fit(*args, epochs=epochs, initial_epoch=done, verbose=verbose,
                       callbacks=make_callbacks(model, folder, evaluator, config.eval_every, clock, stop_by), **kw)
         return epochs_done(folder) >= epochs
@@ -300,16 +302,22 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
         gan_dir.mkdir(exist_ok=True)
         gan = FakeRegGAN(image_shape=image_shape, width=config.width, seed=config.seed)
         gan.compile(learning_rate=config.learning_rate)
-        if not fit(gan, gan_dir, config.gan_epochs or config.epochs, None, images, batch_size=config.batch_size):
+        def gan_inputs(done):
+            return fit_inputs("unsupervised", images, None, None, config.batch_size, config.seed, done)
+
+        if not fit(gan, gan_dir, config.gan_epochs or config.epochs, None, gan_inputs):
             return {"name": config.name, "status": "paused", "stage": "gan", "epochs_done": epochs_done(gan_dir)}
         kwargs["generator"] = gan.generator
     model = METHODS[config.method](**kwargs).prepare(images, seed=config.seed)
     model.compile(learning_rate=config.learning_rate)
-    fit_args, fit_kwargs = model.fit_inputs(images, data.images[split.train], data.labels[split.train],
-                                            config.batch_size, config.seed)
     val = Evaluator(data.images[split.val], data.labels[split.val], data.images[split.train],
                     data.labels[split.train], cutoffs=(None,), protocol=f"{config.protocol}/val")
-    if not fit(model, out, config.epochs, val, *fit_args, **fit_kwargs):
+
+    def model_inputs(done):
+        return model.fit_inputs(images, data.images[split.train], data.labels[split.train], config.batch_size,
+                                config.seed, done)
+
+    if not fit(model, out, config.epochs, val, model_inputs):
         return {"name": config.name, "status": "paused", "epochs_done": epochs_done(out)}
     train_seconds = clock()
 

@@ -164,3 +164,31 @@ def test_bad_training_arguments_leave_no_run_folder(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset 'mnist'; choose from cifar10, fashion_mnist"):
         train(TrainConfig("dshgan", "mnist", "fashion_mnist-59k", 16), out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def _weight_arrays(path):
+    import h5py
+
+    arrays = {}
+    with h5py.File(path) as f:
+        f.visititems(lambda name, obj: arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return arrays
+
+
+@pytest.mark.parametrize("method", ["hashgan", "ssah"])  # augmentation seeds; A-Net and the self-paced schedule
+def test_a_run_stopped_at_a_checkpoint_resumes_to_the_uninterrupted_weights(method, fashion, tmp_path):
+    """Killed mid-epoch, a run restarts from its last checkpoint; stopped there, the resumed run draws the
+    same batches, noise and augmentations (seed states and step counter are checkpointed) and ends with
+    exactly the weights of an uninterrupted run (TensorFlow op determinism is on, conftest.py)."""
+    from ganhash_zoo.training import TrainConfig, train
+
+    config = TrainConfig(method, "fashion_mnist", "fashion_mnist-59k", 16, epochs=2, width=8, max_unlabeled=256,
+                         eval_every=2)
+    whole = train(config, out=tmp_path / "whole", verbose=0)
+    assert train(config, out=tmp_path / "cut", verbose=0, stop_by=time.time())["status"] == "paused"
+    resumed = train(config, out=tmp_path / "cut", verbose=0)
+    expected, actual = (_weight_arrays(tmp_path / run / "checkpoint.weights.h5") for run in ("whole", "cut"))
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
+    assert resumed["metrics"] == whole["metrics"]

@@ -6,7 +6,7 @@ labels) or ``"semi-supervised"`` (SemiSupervisedBatches, or images, labels).
 """
 
 from .base import GANHasher
-from .data import SemiSupervisedBatches, fit_inputs
+from .data import SemiSupervisedBatches, ShuffledBatches, fit_inputs
 from .dshgan import DSHGAN
 from .fakereg import FakeReg, FakeRegGAN
 from .hashgan import HashGAN
@@ -17,4 +17,4 @@ METHODS = {"hashgan": HashGAN, "uspah": USPAH, "dshgan": DSHGAN, "fakereg": Fake
 LEARNING = {name: cls.learning for name, cls in METHODS.items()}
 
 __all__ = ["DSHGAN", "FakeReg", "FakeRegGAN", "GANHasher", "HashGAN", "LEARNING", "METHODS", "SSAH",
-           "SemiSupervisedBatches", "USPAH", "fit_inputs"]
+           "SemiSupervisedBatches", "ShuffledBatches", "USPAH", "fit_inputs"]

@@ -63,6 +63,26 @@ class GANHasher(keras.Model):
         self.build()
         return super().save_weights(filepath, *args, **kwargs)
 
+    # Keras does not save random-seed states with weights; a checkpoint that resumes training must, or
+    # the resumed run draws other noise, bits and augmentations than an uninterrupted one would.
+    SEED_KEY = "seed_state_"
+
+    def _seed_states(self) -> list:
+        return [g.state for layer in self._flatten_layers(include_self=True) for g in layer._seed_generators]
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for i, state in enumerate(self._seed_states()):
+            store[f"{self.SEED_KEY}{i}"] = ops.convert_to_numpy(state)
+
+    def load_own_variables(self, store):
+        seeds = {k: store[k] for k in store.keys() if k.startswith(self.SEED_KEY)}
+        super().load_own_variables({k: store[k] for k in store.keys() if not k.startswith(self.SEED_KEY)})
+        states = self._seed_states()
+        if len(seeds) == len(states):  # weights saved before seed states were kept have none
+            for i, state in enumerate(states):
+                state.assign(seeds[f"{self.SEED_KEY}{i}"])
+
     # -- subclass interface -------------------------------------------------
     def players(self) -> dict:
         """Player name -> list of networks whose trainable variables it updates."""
@@ -130,9 +150,9 @@ class GANHasher(keras.Model):
         """Set-up that needs the training images before ``fit`` (none by default; USPAH fits its features)."""
         return self
 
-    def fit_inputs(self, unlabeled, labeled, labels, batch_size: int, seed: int = 0):
+    def fit_inputs(self, unlabeled, labeled, labels, batch_size: int, seed: int = 0, start_epoch: int = 0):
         """``(args, kwargs)`` for ``fit`` from the images this method learns from (see :func:`fit_inputs`)."""
-        return fit_inputs(self.learning, unlabeled, labeled, labels, batch_size, seed)
+        return fit_inputs(self.learning, unlabeled, labeled, labels, batch_size, seed, start_epoch)
 
     @staticmethod
     def unpack_batch(data):
