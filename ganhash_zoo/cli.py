@@ -1,4 +1,4 @@
-"""``ganhash-zoo``: list, inspect, encode with, evaluate and train hashing models."""
+"""``ganhash-zoo``: list, inspect, encode with, index and search with, evaluate and train hashing models."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _cmd_info(args):
     print(json.dumps(info(args.name), indent=2))
 
 
-def _read_images(path: Path, image_shape, convert: bool = False):
+def _read_images(path: Path, image_shape, convert: bool = False, progress: bool = False):
     """(images, file names) from a .npy/.npz array, an image folder (any depth), or one image file.
 
     Images of another size or colour mode are refused unless ``convert`` (then resized bilinearly
@@ -83,6 +83,10 @@ def _read_images(path: Path, image_shape, convert: bool = False):
     height, width, channels = image_shape
     mode = "L" if channels == 1 else "RGB"
     images, names, unreadable, mismatched = [], [], [], []
+    if progress:
+        from tqdm import tqdm
+
+        files = tqdm(files, desc="reading images", unit="img", disable=None)  # silent when not a terminal
     for f in files:
         try:
             with Image.open(f) as im:
@@ -104,7 +108,7 @@ def _read_images(path: Path, image_shape, convert: bool = False):
     if mismatched:
         print(f"converted {len(mismatched)} image(s) to {width}x{height} {mode}", file=sys.stderr)
     if not images:
-        raise CLIError(f"none of the {len(files)} image file(s) in {path} could be read")
+        raise CLIError(f"none of the image files in {path} could be read")
     return np.stack(images), names
 
 
@@ -120,12 +124,16 @@ def _load_model(name_or_dir: str):
     return load_run(name_or_dir) if Path(name_or_dir).is_dir() else load(name_or_dir)
 
 
-def _cmd_encode(args):
-    out = _npz_path(args.out)  # checked before any work, so nothing is lost or wasted
-    if out.exists() and not args.overwrite:
+def _check_new_output(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
         raise CLIError(f"{out} exists; pass --overwrite to replace it")
     if not out.parent.is_dir():
         raise CLIError(f"the folder {out.parent} does not exist; create it first")
+
+
+def _cmd_encode(args):
+    out = _npz_path(args.out)  # checked before any work, so nothing is lost or wasted
+    _check_new_output(out, args.overwrite)
     start_keras()
     model = _load_model(args.name)
     images, files = _read_images(Path(args.images), model.image_shape, convert=args.convert)
@@ -134,6 +142,79 @@ def _cmd_encode(args):
     np.savez(tmp, packed=codes.packed, bits=codes.bits, files=np.array(files or []))
     os.replace(tmp, out)
     print(f"wrote {len(codes)} {codes.bits}-bit codes to {out}")
+
+
+def _cmd_index(args):
+    from .retrieval import HammingIndex
+
+    folder, out = Path(args.folder), Path(args.out)
+    _check_new_output(out, args.overwrite)
+    if not folder.is_dir():
+        raise CLIError(f"{folder} is not a folder of images")
+    start_keras()
+    model = _load_model(args.name)
+    images, files = _read_images(folder, model.image_shape, convert=args.convert, progress=True)
+    index = HammingIndex.build(model.encode(images), np.array([str(Path(f).resolve()) for f in files]),
+                               kind=args.kind, model=model.identity())
+    index.save(out, overwrite=args.overwrite)
+    print(f"indexed {len(index)} images with {model.name} ({model.bits} bits, {args.kind}) into {out}")
+
+
+def _model_of(index):
+    """The encoder that built ``index``: its registry name, else the run folder it came from."""
+    from .zoo import list_models
+
+    name, source = index.model.get("name"), index.model.get("source")
+    if name in list_models(released_only=True):
+        return _load_model(name)
+    if source and Path(source).is_dir():
+        return _load_model(source)
+    raise CLIError(f"the model that built this index ({name}, {source}) cannot be found; rebuild the index")
+
+
+def _cmd_search(args):
+    from PIL import Image
+
+    from .retrieval import HammingIndex
+    from .retrieval.plots import plot_search_grid
+
+    try:
+        index = HammingIndex.load(args.index)
+    except FileNotFoundError as error:
+        raise CLIError(str(error)) from error
+    if not 1 <= args.k <= len(index):
+        raise CLIError(f"--k must be between 1 and the {len(index)} indexed images, got {args.k}")
+    if args.grid:
+        _check_new_output(Path(args.grid), overwrite=True)
+    start_keras()
+    model = _model_of(index)
+    queries, names = [], []
+    for query in args.queries:
+        images, files = _read_images(Path(query), model.image_shape, convert=args.convert)
+        queries.append(images)
+        names += files or [f"{query}[{i}]" for i in range(len(images))]
+    ids, distances = model.search(index, np.concatenate(queries), args.k)
+    results = [{"query": q, "results": [{"id": i.item(), "distance": int(d)} for i, d in zip(row_ids, row_d)]}
+               for q, row_ids, row_d in zip(names, ids, distances)]
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for result in results:
+            print(result["query"])
+            for hit in result["results"]:
+                print(f"  {hit['distance']:>3}  {hit['id']}")
+    if args.grid:
+        def picture(image_id):
+            path = Path(str(image_id))
+            if not path.is_file():
+                return None
+            with Image.open(path) as im:
+                return np.asarray(im.convert("L" if model.image_shape[-1] == 1 else "RGB"))
+
+        grid = plot_search_grid(Path(args.grid), np.concatenate(queries), names,
+                                [[picture(i) for i in row] for row in ids], distances,
+                                f"{model.name}: top {args.k} by Hamming distance")
+        print(f"wrote {grid}")
 
 
 def _cmd_evaluate(args):
@@ -247,6 +328,25 @@ def build_parser():
                    help="resize / convert images whose size or colour mode differs from the model's input")
     p.set_defaults(func=_cmd_encode)
 
+    p = sub.add_parser("index", help="index a folder of images (recursive) for search")
+    p.add_argument("name", help="model name, or a run's exported encoder folder")
+    p.add_argument("folder", help="image folder, searched recursively")
+    p.add_argument("--out", required=True, help="index folder to write")
+    p.add_argument("--kind", choices=["flat", "multihash"], default="flat",
+                   help="flat: exact scan (default); multihash: fast radius-2 queries on large collections")
+    p.add_argument("--convert", action="store_true", help="resize / convert images to the model's input")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_index)
+
+    p = sub.add_parser("search", help="find the indexed images nearest to query images")
+    p.add_argument("index", help="an index folder written by 'ganhash-zoo index'")
+    p.add_argument("queries", nargs="+", help="query image files or folders")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--convert", action="store_true", help="resize / convert queries to the model's input")
+    p.add_argument("--grid", default=None, help="write a PNG: each query, then its top k with distances")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=_cmd_search)
+
     p = sub.add_parser("evaluate", help="retrieval figures of a model on a protocol")
     p.add_argument("name", help="model name, or a run's exported encoder folder")
     p.add_argument("--protocol", default=None, help="default: the model's own protocol")
@@ -276,6 +376,7 @@ def main(argv=None):
     if args.command == "train":
         resolve_train_defaults(args)
     from .datasets import DatasetError
+    from .retrieval.index import IndexMismatchError
     from .zoo import UnknownModelError, WeightIntegrityError, WeightsNotAvailableError
 
     try:
@@ -283,7 +384,7 @@ def main(argv=None):
             start_keras()
         args.func(args)
     except (CLIError, DatasetError, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, ValueError,
-            TypeError) as error:
+            TypeError, IndexMismatchError, FileExistsError) as error:
         print(f"ganhash-zoo: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -254,6 +254,23 @@ class PretrainedHasher:
 
         return pack(self.relaxed_codes(images), threshold=0.0)
 
+    def identity(self) -> dict:
+        """What a HammingIndex records to refuse codes of another encoder."""
+        weights = self.folder / "encoder.weights.h5" if self.folder else None
+        return {"name": self.name, "bits": self.bits, "source": str(self.folder or ""),
+                "encoder_sha256": sha256_of(weights) if weights and weights.exists() else None}
+
+    def index(self, images, ids=None, kind: str = "flat"):
+        """A :class:`~ganhash_zoo.retrieval.HammingIndex` of ``images`` (ids default to 0..N-1)."""
+        from .retrieval import HammingIndex
+
+        return HammingIndex.build(self.encode(images), ids, kind=kind, model=self.identity())
+
+    def search(self, index, images, k: int = 10):
+        """(ids, distances) of each image's ``k`` nearest codes in ``index``, built by this same encoder."""
+        index.check_model(self.identity())
+        return index.search(self.encode(images), k)
+
     def trainable_model(self):
         """The method's whole GAN at the released weights, for ``compile()`` + ``fit()`` fine-tuning."""
         from .export import load_trainable_model

@@ -63,3 +63,26 @@ def plot_retrieval_grid(result, path: Path, query_images, db_images, query_label
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_search_grid(path: Path, query_images, query_names, result_images, distances, title: str) -> Path:
+    """One row per query: the query, then its nearest images with their Hamming distances."""
+    plt = _pyplot()
+    n_rows, k = len(query_images), max((len(row) for row in result_images), default=0)
+    fig, axes = plt.subplots(n_rows, k + 1, figsize=(1.2 * (k + 1), 1.3 * n_rows), squeeze=False)
+    for r in range(n_rows):
+        cells = [(query_images[r], Path(query_names[r]).name)] + [
+            (image, f"d={int(d)}") for image, d in zip(result_images[r], distances[r])]
+        for c in range(k + 1):
+            ax = axes[r, c]
+            ax.set_xticks([]), ax.set_yticks([])
+            if c < len(cells) and cells[c][0] is not None:
+                image, label = cells[c]
+                ax.imshow(np.squeeze(image), cmap="gray" if image.shape[-1] == 1 else None)
+                ax.set_title(label, fontsize=6)
+            else:
+                ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path

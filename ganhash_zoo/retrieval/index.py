@@ -1,0 +1,187 @@
+"""A persistent Hamming index over packed codes: FAISS binary indexes plus your ids and the model's identity.
+
+FAISS (``faiss-cpu``) does the scanning; this module adds what a collection
+of image codes needs around it:
+
+* ids of any kind (file paths or integers) next to FAISS's row numbers;
+* results ordered by (Hamming distance, insertion order), the evaluator's
+  tie convention, so search and evaluation agree (FAISS's flat search
+  already orders ties by row; range results are sorted here);
+* the model name, bit count and encoder sha256 saved with the index, so an
+  index is never queried with another model's codes;
+* ``kind="flat"`` (exact scan, the default) or ``kind="multihash"``
+  (multi-index hashing, fast for small radii on large collections: the code
+  is cut into ``radius + 1`` substrings, one hash table each, so every code
+  within the radius shares at least one substring exactly).
+
+A saved index is one folder: ``index.faiss``, ``ids.npy``, ``meta.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .codes import PackedCodes
+
+INDEX_FILE, IDS_FILE, META_FILE = "index.faiss", "ids.npy", "meta.json"
+FORMAT_VERSION = 1
+KINDS = ("flat", "multihash")
+
+
+class IndexMismatchError(ValueError):
+    """Codes or a model that do not belong to this index."""
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError as error:  # a declared dependency; only a broken install lacks it
+        raise ImportError("HammingIndex needs FAISS: pip install faiss-cpu") from error
+    return faiss
+
+
+def _new_faiss_index(kind: str, dim: int, radius: int):
+    faiss = _faiss()
+    if kind == "flat":
+        return faiss.IndexBinaryFlat(dim)
+    tables = radius + 1  # pigeonhole: within `radius`, one of radius+1 disjoint substrings matches exactly
+    return faiss.IndexBinaryMultiHash(dim, tables, dim // tables)
+
+
+class HammingIndex:
+    """Codes with ids, searchable by Hamming distance (see the module docstring).
+
+    ``model`` describes the encoder the codes came from, e.g.
+    ``{"name": "dshgan-cifar10-48bit", "encoder_sha256": "..."}``; queries
+    through :meth:`check_model` must come from the same encoder.
+    """
+
+    def __init__(self, bits: int, kind: str = "flat", model: dict | None = None, radius: int = 2):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if int(bits) < 1:
+            raise ValueError(f"bits must be positive, got {bits}")
+        self.bits, self.kind, self.model, self.radius = int(bits), kind, dict(model or {}), int(radius)
+        self.dim = 8 * ((self.bits + 7) // 8)  # padding bits are 0 in every code, so distances are unchanged
+        if kind == "multihash" and self.dim // (self.radius + 1) < 1:
+            raise ValueError(f"{bits}-bit codes are too short for radius {radius} multi-index hashing")
+        self.faiss_index = _new_faiss_index(kind, self.dim, self.radius)
+        self.ids = np.zeros(0, dtype=np.int64)
+
+    @classmethod
+    def build(cls, codes: PackedCodes, ids=None, kind: str = "flat", model: dict | None = None,
+              radius: int = 2) -> HammingIndex:
+        index = cls(codes.bits, kind, model, radius)
+        index.add(codes, ids)
+        return index
+
+    def __len__(self) -> int:
+        return int(self.faiss_index.ntotal)
+
+    def __repr__(self):
+        return f"HammingIndex({len(self)} codes, {self.bits} bits, {self.kind}, model={self.model.get('name')!r})"
+
+    def _check_codes(self, codes: PackedCodes, what: str) -> np.ndarray:
+        if not isinstance(codes, PackedCodes):
+            raise TypeError(f"{what} must be PackedCodes (hasher.encode(images)), got {type(codes).__name__}")
+        if codes.bits != self.bits:
+            raise IndexMismatchError(f"{what} have {codes.bits} bits but this index holds {self.bits}-bit codes")
+        return np.ascontiguousarray(codes.packed)
+
+    def add(self, codes: PackedCodes, ids=None) -> None:
+        """Append codes; ``ids`` default to their running numbers (``len(self)`` onwards)."""
+        packed = self._check_codes(codes, "added codes")
+        ids = np.arange(len(self), len(self) + len(packed)) if ids is None else np.asarray(ids)
+        if len(ids) != len(packed):
+            raise ValueError(f"{len(packed)} codes but {len(ids)} ids")
+        if len(self) and ids.dtype.kind != self.ids.dtype.kind:
+            raise ValueError(f"ids of kind {ids.dtype} cannot join ids of kind {self.ids.dtype}")
+        self.faiss_index.add(packed)
+        self.ids = np.concatenate([self.ids, ids]) if len(self.ids) else ids
+
+    def search(self, queries: PackedCodes, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, distances), each (Q, k): the ``k`` nearest codes, ties in insertion order."""
+        packed = self._check_codes(queries, "queries")
+        if not 1 <= int(k) <= len(self):
+            raise ValueError(f"k must be between 1 and the {len(self)} indexed codes, got {k}")
+        # a multi-hash index answers radius queries; the k nearest come from a scan of its flat storage
+        scan = self.faiss_index if self.kind == "flat" else self.faiss_index.storage
+        distances, rows = scan.search(packed, int(k))
+        return self.ids[rows], distances.astype(np.int64)
+
+    def range_search(self, queries: PackedCodes, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query, (ids, distances) of every code within ``radius``, nearest first, ties in insertion order."""
+        packed = self._check_codes(queries, "queries")
+        if radius < 0:
+            raise ValueError(f"radius must be >= 0, got {radius}")
+        if self.kind == "multihash" and radius > self.radius:
+            raise ValueError(f"this multi-hash index answers radius <= {self.radius} exactly; got {radius}. "
+                             "Build it with a larger radius, or use kind='flat'")
+        # FAISS's binary range search keeps distances < radius: ask for radius + 1
+        lims, distances, rows = self.faiss_index.range_search(packed, int(radius) + 1)
+        results = []
+        for q in range(len(packed)):
+            d, r = distances[lims[q]:lims[q + 1]], rows[lims[q]:lims[q + 1]]
+            order = np.lexsort((r, d))
+            results.append((self.ids[r[order]], d[order].astype(np.int64)))
+        return results
+
+    # -- model identity -------------------------------------------------------
+    def check_model(self, model: dict) -> None:
+        """Refuse queries from an encoder other than the one that built this index."""
+        for key in ("name", "encoder_sha256"):
+            mine, theirs = self.model.get(key), model.get(key)
+            if mine and theirs and mine != theirs:
+                raise IndexMismatchError(
+                    f"this index was built with {key} {mine!r}, the queries come from {theirs!r}: codes of "
+                    "different models are not comparable. Query it with the model that built it, or rebuild it.")
+
+    # -- persistence ----------------------------------------------------------
+    def save(self, folder, overwrite: bool = False) -> Path:
+        """Write the index to ``folder`` (created; an existing one needs ``overwrite``), atomically."""
+        folder = Path(folder)
+        if folder.exists() and not overwrite:
+            raise FileExistsError(f"{folder} exists; pass overwrite=True (--overwrite) to replace it")
+        if not folder.parent.is_dir():
+            raise FileNotFoundError(f"the folder {folder.parent} does not exist; create it first")
+        if self.ids.dtype == object:
+            raise ValueError("ids must be numbers or strings to be saved")
+        staging = folder.with_name(f".{folder.name}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        _faiss().write_index_binary(self.faiss_index, str(staging / INDEX_FILE))
+        np.save(staging / IDS_FILE, self.ids, allow_pickle=False)
+        meta = {"format_version": FORMAT_VERSION, "bits": self.bits, "kind": self.kind, "radius": self.radius,
+                "count": len(self), "model": self.model}
+        (staging / META_FILE).write_text(json.dumps(meta, indent=1))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(staging, folder)
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> HammingIndex:
+        folder = Path(folder)
+        missing = [name for name in (INDEX_FILE, IDS_FILE, META_FILE) if not (folder / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{folder} is not a saved HammingIndex (missing {', '.join(missing)})")
+        try:
+            meta = json.loads((folder / META_FILE).read_text())
+            ids = np.load(folder / IDS_FILE, allow_pickle=False)
+            faiss_index = _faiss().read_index_binary(str(folder / INDEX_FILE))
+        except (ValueError, KeyError, RuntimeError, OSError) as error:  # FAISS raises RuntimeError on bad files
+            raise ValueError(f"{folder} holds a damaged index ({error}); rebuild it with ganhash-zoo index") from error
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{folder} has index format {meta.get('format_version')}, this version reads "
+                             f"{FORMAT_VERSION}; rebuild it")
+        index = cls(meta["bits"], meta["kind"], meta["model"], meta["radius"])
+        if not (faiss_index.ntotal == meta["count"] == len(ids)) or faiss_index.d != index.dim:
+            raise ValueError(f"{folder} is inconsistent ({faiss_index.ntotal} codes of {faiss_index.d} bits, "
+                             f"{len(ids)} ids, meta says {meta['count']} x {meta['bits']} bits); rebuild it")
+        index.faiss_index, index.ids = faiss_index, ids
+        return index

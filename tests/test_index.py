@@ -1,0 +1,133 @@
+"""HammingIndex agrees with the evaluator's ranking (ties by database order), persists safely, and the
+``index`` / ``search`` commands work on a folder of real images."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import ganhash_zoo
+from ganhash_zoo import cli
+from ganhash_zoo.retrieval import HammingIndex, IndexMismatchError, PackedCodes, hamming_distances
+
+
+def tied_codes(n=3000, bits=24, seed=0):
+    """Few distinct codes, so nearly every distance is tied; queries are codes with a bit flipped."""
+    rng = np.random.default_rng(seed)
+    distinct = rng.integers(0, 256, (40, (bits + 7) // 8), dtype=np.uint8)
+    database = PackedCodes(distinct[rng.integers(0, 40, n)], bits)
+    flipped = distinct[:12].copy()
+    flipped[:6, 0] ^= np.uint8(0b100)  # half the queries one bit away from a database code, half on one
+    queries = PackedCodes(flipped, bits)
+    return database, queries
+
+
+def reference_ranking(queries, database, k):
+    distances = hamming_distances(queries, database)
+    order = np.argsort(distances, axis=1, kind="stable")[:, :k]  # the evaluator's convention
+    return order, np.take_along_axis(distances, order, axis=1)
+
+
+@pytest.mark.parametrize("kind", ["flat", "multihash"])
+@pytest.mark.parametrize("k", [1, 10, 700])
+def test_search_matches_the_evaluators_tie_broken_ranking(kind, k):
+    database, queries = tied_codes()
+    ids, distances = HammingIndex.build(database, kind=kind).search(queries, k)
+    expected_ids, expected_distances = reference_ranking(queries, database, k)
+    np.testing.assert_array_equal(ids, expected_ids)
+    np.testing.assert_array_equal(distances, expected_distances)
+
+
+@pytest.mark.parametrize("kind", ["flat", "multihash"])
+def test_range_search_returns_every_code_within_the_radius_in_order(kind):
+    database, queries = tied_codes(bits=64)
+    results = HammingIndex.build(database, kind=kind, radius=2).range_search(queries, 2)
+    distances = hamming_distances(queries, database)
+    for q, (ids, d) in enumerate(results):
+        inside = np.flatnonzero(distances[q] <= 2)
+        expected = inside[np.argsort(distances[q][inside], kind="stable")]
+        np.testing.assert_array_equal(ids, expected)
+        np.testing.assert_array_equal(d, distances[q][expected])
+    assert sum(len(ids) for ids, _ in results) > 0
+
+
+def test_add_ids_save_load_and_refusals(tmp_path):
+    database, queries = tied_codes(n=500, bits=16)
+    index = HammingIndex.build(database[np.arange(300)], ids=np.array([f"img{i}.png" for i in range(300)]),
+                               model={"name": "m", "encoder_sha256": "abc"})
+    index.add(database[np.arange(300, 500)], ids=np.array([f"img{i}.png" for i in range(300, 500)]))
+    assert len(index) == 500
+    ids, _ = index.search(queries, 5)
+    expected, _ = reference_ranking(queries, database, 5)
+    assert ids.tolist() == [[f"img{i}.png" for i in row] for row in expected]
+
+    folder = index.save(tmp_path / "my.index")
+    loaded = HammingIndex.load(folder)
+    assert loaded.search(queries, 5)[0].tolist() == ids.tolist() and loaded.model == index.model
+    with pytest.raises(FileExistsError, match="overwrite"):
+        index.save(folder)
+    with pytest.raises(IndexMismatchError, match="32 bits"):
+        loaded.search(PackedCodes(np.zeros((1, 4), np.uint8), 32), 5)
+    with pytest.raises(IndexMismatchError, match="not comparable"):
+        loaded.check_model({"name": "m", "encoder_sha256": "other"})
+    with pytest.raises(ValueError, match="between 1 and the 500"):
+        loaded.search(queries, 501)
+    with pytest.raises(ValueError, match="answers radius <= 2"):
+        HammingIndex.build(database, kind="multihash").range_search(queries, 3)
+
+    faiss_file = folder / "index.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])  # truncated
+    with pytest.raises(ValueError, match="damaged index"):
+        HammingIndex.load(folder)
+    with pytest.raises(FileNotFoundError, match="not a saved HammingIndex"):
+        HammingIndex.load(tmp_path)
+
+
+@pytest.fixture
+def image_folder(fashion, tmp_path):
+    """120 real Fashion-MNIST images written as PNGs in class folders (what a user would index)."""
+    data, split = fashion
+    folder = tmp_path / "photos"
+    for i in split.database[:120]:
+        target = folder / data.class_names[data.labels[i]].replace("/", "-")
+        target.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(data.images[i, :, :, 0]).save(target / f"{i}.png")
+    return folder
+
+
+def test_index_and_search_a_folder_of_real_images(image_folder, tmp_path, capsys):
+    name = "dshgan-fashion-mnist-48bit"
+    out = tmp_path / "photos.index"
+    assert cli.main(["index", name, str(image_folder), "--out", str(out)]) == 0
+    assert "indexed 120 images" in capsys.readouterr().out
+    query = sorted(image_folder.rglob("*.png"))[7]
+    grid = tmp_path / "grid.png"
+    assert cli.main(["search", str(out), str(query), "--k", "5", "--json", "--grid", str(grid)]) == 0
+    results = json.loads(capsys.readouterr().out.split("wrote")[0])
+    hits = results[0]["results"]
+    assert hits[0] == {"id": str(query.resolve()), "distance": 0}  # an indexed image finds itself first
+    assert [h["distance"] for h in hits] == sorted(h["distance"] for h in hits)
+    assert grid.stat().st_size > 1000
+
+    hasher = ganhash_zoo.load(name)
+    ids, _ = hasher.search(HammingIndex.load(out), np.asarray(Image.open(query))[None, :, :, None], 5)
+    assert ids[0].tolist() == [h["id"] for h in hits]  # API and CLI agree
+    with pytest.raises(IndexMismatchError, match="not comparable"):
+        ganhash_zoo.load("hashgan-fashion-mnist-48bit").search(HammingIndex.load(out), np.zeros((1, 28, 28, 1),
+                                                                                                 np.uint8))
+
+    big = tmp_path / "big.png"
+    Image.new("RGB", (64, 64)).save(big)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    faults = [
+        (["search", str(out), str(big)], "not 28x28 L"),
+        (["search", str(out), str(query), "--k", "121"], "between 1 and the 120"),
+        (["search", str(tmp_path), str(query)], "not a saved HammingIndex"),
+        (["index", name, str(empty), "--out", str(tmp_path / "e.index")], "no images"),
+        (["index", name, str(image_folder), "--out", str(out)], "exists; pass --overwrite"),
+    ]
+    for argv, words in faults:
+        assert cli.main(argv) == 2, argv
+        assert words in capsys.readouterr().err, argv
