@@ -14,7 +14,8 @@ of image codes needs around it:
   is cut into ``radius + 1`` substrings, one hash table each, so every code
   within the radius shares at least one substring exactly).
 
-A saved index is one folder: ``index.faiss``, ``ids.npy``, ``meta.json``.
+A saved index is one folder: ``index.faiss``, ``meta.json`` and, when ids other
+than the row numbers were given, ``ids.npy``.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class HammingIndex:
         if kind == "multihash" and self.dim // (self.radius + 1) < 1:
             raise ValueError(f"{bits}-bit codes are too short for radius {radius} multi-index hashing")
         self.faiss_index = _new_faiss_index(kind, self.dim, self.radius)
-        self.ids = np.zeros(0, dtype=np.int64)
+        self.ids = None  # None: ids are the row numbers, and cost no memory
 
     @classmethod
     def build(cls, codes: PackedCodes, ids=None, kind: str = "flat", model: dict | None = None,
@@ -96,13 +97,19 @@ class HammingIndex:
     def add(self, codes: PackedCodes, ids=None) -> None:
         """Append codes; ``ids`` default to their running numbers (``len(self)`` onwards)."""
         packed = self._check_codes(codes, "added codes")
-        ids = np.arange(len(self), len(self) + len(packed)) if ids is None else np.asarray(ids)
-        if len(ids) != len(packed):
-            raise ValueError(f"{len(packed)} codes but {len(ids)} ids")
-        if len(self) and ids.dtype.kind != self.ids.dtype.kind:
-            raise ValueError(f"ids of kind {ids.dtype} cannot join ids of kind {self.ids.dtype}")
+        if ids is not None or self.ids is not None:
+            ids = np.arange(len(self), len(self) + len(packed)) if ids is None else np.asarray(ids)
+            if len(ids) != len(packed):
+                raise ValueError(f"{len(packed)} codes but {len(ids)} ids")
+            known = np.arange(len(self)) if self.ids is None else self.ids
+            if len(known) and ids.dtype.kind != known.dtype.kind:
+                raise ValueError(f"ids of kind {ids.dtype} cannot join ids of kind {known.dtype}: give ids to "
+                                 "every add, or to none")
+            self.ids = np.concatenate([known, ids])
         self.faiss_index.add(packed)
-        self.ids = np.concatenate([self.ids, ids]) if len(self.ids) else ids
+
+    def _ids_of(self, rows: np.ndarray) -> np.ndarray:
+        return rows if self.ids is None else self.ids[rows]
 
     def search(self, queries: PackedCodes, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, distances), each (Q, k): the ``k`` nearest codes, ties in insertion order."""
@@ -112,7 +119,7 @@ class HammingIndex:
         # a multi-hash index answers radius queries; the k nearest come from a scan of its flat storage
         scan = self.faiss_index if self.kind == "flat" else self.faiss_index.storage
         distances, rows = scan.search(packed, int(k))
-        return self.ids[rows], distances.astype(np.int64)
+        return self._ids_of(rows), distances.astype(np.int64)
 
     def range_search(self, queries: PackedCodes, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query, (ids, distances) of every code within ``radius``, nearest first, ties in insertion order."""
@@ -128,7 +135,7 @@ class HammingIndex:
         for q in range(len(packed)):
             d, r = distances[lims[q]:lims[q + 1]], rows[lims[q]:lims[q + 1]]
             order = np.lexsort((r, d))
-            results.append((self.ids[r[order]], d[order].astype(np.int64)))
+            results.append((self._ids_of(r[order]), d[order].astype(np.int64)))
         return results
 
     # -- model identity -------------------------------------------------------
@@ -149,13 +156,14 @@ class HammingIndex:
             raise FileExistsError(f"{folder} exists; pass overwrite=True (--overwrite) to replace it")
         if not folder.parent.is_dir():
             raise FileNotFoundError(f"the folder {folder.parent} does not exist; create it first")
-        if self.ids.dtype == object:
+        if self.ids is not None and self.ids.dtype == object:
             raise ValueError("ids must be numbers or strings to be saved")
         staging = folder.with_name(f".{folder.name}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         _faiss().write_index_binary(self.faiss_index, str(staging / INDEX_FILE))
-        np.save(staging / IDS_FILE, self.ids, allow_pickle=False)
+        if self.ids is not None:
+            np.save(staging / IDS_FILE, self.ids, allow_pickle=False)
         meta = {"format_version": FORMAT_VERSION, "bits": self.bits, "kind": self.kind, "radius": self.radius,
                 "count": len(self), "model": self.model}
         (staging / META_FILE).write_text(json.dumps(meta, indent=1))
@@ -167,12 +175,12 @@ class HammingIndex:
     @classmethod
     def load(cls, folder) -> HammingIndex:
         folder = Path(folder)
-        missing = [name for name in (INDEX_FILE, IDS_FILE, META_FILE) if not (folder / name).is_file()]
+        missing = [name for name in (INDEX_FILE, META_FILE) if not (folder / name).is_file()]
         if missing:
             raise FileNotFoundError(f"{folder} is not a saved HammingIndex (missing {', '.join(missing)})")
         try:
             meta = json.loads((folder / META_FILE).read_text())
-            ids = np.load(folder / IDS_FILE, allow_pickle=False)
+            ids = np.load(folder / IDS_FILE, allow_pickle=False) if (folder / IDS_FILE).exists() else None
             faiss_index = _faiss().read_index_binary(str(folder / INDEX_FILE))
         except (ValueError, KeyError, RuntimeError, OSError) as error:  # FAISS raises RuntimeError on bad files
             raise ValueError(f"{folder} holds a damaged index ({error}); rebuild it with ganhash-zoo index") from error
@@ -180,8 +188,9 @@ class HammingIndex:
             raise ValueError(f"{folder} has index format {meta.get('format_version')}, this version reads "
                              f"{FORMAT_VERSION}; rebuild it")
         index = cls(meta["bits"], meta["kind"], meta["model"], meta["radius"])
-        if not (faiss_index.ntotal == meta["count"] == len(ids)) or faiss_index.d != index.dim:
+        n_ids = faiss_index.ntotal if ids is None else len(ids)
+        if not (faiss_index.ntotal == meta["count"] == n_ids) or faiss_index.d != index.dim:
             raise ValueError(f"{folder} is inconsistent ({faiss_index.ntotal} codes of {faiss_index.d} bits, "
-                             f"{len(ids)} ids, meta says {meta['count']} x {meta['bits']} bits); rebuild it")
+                             f"{n_ids} ids, meta says {meta['count']} x {meta['bits']} bits); rebuild it")
         index.faiss_index, index.ids = faiss_index, ids
         return index

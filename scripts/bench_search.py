@@ -1,0 +1,108 @@
+"""Search speed of HammingIndex against FAISS used directly and a NumPy popcount scan, in one run.
+
+    python scripts/bench_search.py                 # 100k and 1M 64-bit codes (a few minutes on 2 cores)
+    python scripts/bench_search.py --sizes 100000  # quicker
+
+Codes are random, or "structured": 1,000 random centres with 0-4 bits flipped
+per code, so distances tie and radius-2 balls are full, as with real hashes.
+Queries are database codes with one bit flipped. Times are medians of three
+runs; the ratio column divides by the first row of each group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from ganhash_zoo.retrieval import HammingIndex, PackedCodes
+
+POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def make_codes(n: int, structured: bool, rng) -> np.ndarray:
+    if not structured:
+        return rng.integers(0, 256, (n, 8), dtype=np.uint8)
+    centres = rng.integers(0, 256, (1000, 8), dtype=np.uint8)
+    codes = centres[rng.integers(0, 1000, n)].copy()
+    bits = np.unpackbits(codes, axis=1)
+    for flips in range(4):
+        rows = rng.random(n) < 0.5
+        bits[rows, rng.integers(0, 64, rows.sum())] ^= 1
+    return np.packbits(bits, axis=1)
+
+
+def numpy_topk(database: np.ndarray, queries: np.ndarray, k: int):
+    """The scan a user writes without FAISS: XOR, popcount by table, argpartition, then order the k."""
+    out = []
+    for q in queries:
+        d = POPCOUNT[database ^ q].sum(axis=1, dtype=np.int32)
+        top = np.argpartition(d, k - 1)[:k]
+        out.append(top[np.lexsort((top, d[top]))])
+    return np.array(out)
+
+
+def timed(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    import faiss
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--numpy-queries", type=int, default=20, help="queries timed for the slow NumPy scan")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    print(f"64-bit codes, {faiss.omp_get_max_threads()} threads; ms per query (median of 3 runs)\n")
+    print("| codes | kind | queries | task | implementation | ms/query | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for n in args.sizes:
+        for structured in (False, True):
+            kind = "structured" if structured else "random"
+            database = make_codes(n, structured, rng)
+            codes = PackedCodes(database, 64)
+            build = {}
+            build["HammingIndex flat"] = timed(lambda: HammingIndex.build(codes), 1)
+            build["HammingIndex multihash"] = timed(lambda: HammingIndex.build(codes, kind="multihash"), 1)
+            flat, multi = HammingIndex.build(codes), HammingIndex.build(codes, kind="multihash")
+            direct = faiss.IndexBinaryFlat(64)
+            direct.add(database)
+            for n_queries in (100, 1000):
+                picks = rng.integers(0, n, n_queries)
+                q = database[picks].copy()
+                q[:, 0] ^= 1
+                queries = PackedCodes(q, 64)
+                for k in (10, 1000):
+                    rows = [("FAISS IndexBinaryFlat, direct", timed(lambda: direct.search(q, k))),
+                            ("HammingIndex flat", timed(lambda: flat.search(queries, k)))]
+                    if n_queries == 100:
+                        m = args.numpy_queries
+                        rows.append(("NumPy popcount scan", timed(lambda: numpy_topk(database, q[:m], k), 1)
+                                     * n_queries / m))
+                    for name, seconds in rows:
+                        print(f"| {n:,} | {kind} | {n_queries} | top-{k} | {name} | "
+                              f"{1000 * seconds / n_queries:.3f} | {seconds / rows[0][1]:.2f}x |")
+                rows = [("FAISS flat range search, direct", timed(lambda: direct.range_search(q, 3))),
+                        ("HammingIndex flat range_search", timed(lambda: flat.range_search(queries, 2))),
+                        ("HammingIndex multihash range_search", timed(lambda: multi.range_search(queries, 2)))]
+                for name, seconds in rows:
+                    print(f"| {n:,} | {kind} | {n_queries} | radius 2 | {name} | "
+                          f"{1000 * seconds / n_queries:.3f} | {seconds / rows[0][1]:.2f}x |")
+            for name, seconds in build.items():
+                print(f"| {n:,} | {kind} | - | build | {name} | {1000 * seconds:.0f} ms in all | - |")
+            for name, index in (("flat", flat), ("multihash", multi)):
+                blob = faiss.serialize_index_binary(index.faiss_index)
+                print(f"| {n:,} | {kind} | - | memory | HammingIndex {name} | "
+                      f"{len(blob) / n:.2f} bytes per code | {len(blob) / n / 8:.2f}x the 8 code bytes |")
+
+
+if __name__ == "__main__":
+    main()
