@@ -1,32 +1,36 @@
-"""Training throughput of every method, against a plain Keras encoder trained in the same run.
+"""Training throughput of every method under each speed-up, against today's code path, in one run.
 
-    python scripts/bench_methods.py --dataset cifar10 --bits 48 --width 64 --batch-size 128 --steps 20
-    KERAS_BACKEND=torch python scripts/bench_methods.py --mixed-precision bfloat16 ...   # GPU machine
+    python scripts/bench_methods.py --dataset cifar10 --bits 48 --width 32 --batch-size 128 --steps 10
+    KERAS_BACKEND=torch python scripts/bench_methods.py --configs fused fused+bf16 ...   # GPU machine
 
-The baseline is the method-free cost of hashing: the same DCGAN-style encoder
-with one optimizer, fitted by standard ``compile``/``fit`` to a tanh code
-regression. Each method's row says how many training images per second its
-``train_step`` (every player's update) consumes and what fraction of the
-baseline's speed that is. Images are random pixels of the dataset's shape:
-throughput does not depend on their content. Semi-supervised methods consume
-a labelled and an unlabelled batch per step; both count.
+Configurations (each measured in its own process, since the precision policy is global):
+
+* ``today``: float32, a network pass per input (``fused_passes=False``) -- the path before the speed work;
+* ``fused``: float32, one pass over stacked batches where a method has it (HashGAN, DSH-GAN);
+* ``fused+bf16``: the same under ``mixed_bfloat16`` (native bfloat16 convolutions on CPUs with AVX512_BF16);
+* ``fused+bf16+xla``: the same with ``jit_compile=True`` (TensorFlow XLA).
+
+Each row says how many training images per second ``fit`` consumes (every player's update included;
+semi-supervised methods consume a labelled and an unlabelled batch per step and count both), its
+ratio to the same method's ``today`` row, and to the plain encoder: the same DCGAN-style encoder
+fitted alone with one optimizer to a tanh code regression, the method-free cost of hashing. Images
+are random pixels of the dataset's shape: throughput does not depend on their content.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
 
 SHAPES = {"cifar10": (32, 32, 3), "fashion_mnist": (28, 28, 1)}
-
-
-def fit_arguments(model, n: int, batch_size: int, shape, rng):
-    """(fit args, fit kwargs, images per step) for the data the model learns from."""
-    images = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
-    args, kwargs = model.fit_inputs(images, images, rng.integers(0, 10, n), batch_size)
-    return args, kwargs, 2 * batch_size if model.learning == "semi-supervised" else batch_size
+CONFIGS = {"today": (False, None, False), "fused": (True, None, False), "fused+bf16": (True, "bfloat16", False),
+           "fused+bf16+xla": (True, "bfloat16", True)}  # name -> (fused passes, mixed precision, XLA)
 
 
 def images_per_second(model, args, kwargs, per_step: int, steps: int) -> float:
@@ -36,64 +40,82 @@ def images_per_second(model, args, kwargs, per_step: int, steps: int) -> float:
     return per_step * steps / (time.perf_counter() - start)
 
 
-def baseline_model(shape, bits, width, learning_rate):
+def measure(name: str, config: str, args) -> float:
+    """Images/s of one method (or "encoder", the baseline) under one configuration, in this process."""
     import keras
 
+    fused, precision, xla = CONFIGS[config]
+    if precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{precision}")
+    keras.utils.set_random_seed(0)
+    from ganhash_zoo.methods import METHODS, FakeRegGAN
     from ganhash_zoo.nets import dcgan_backbone
     from ganhash_zoo.nets.backbones import build_encoder
 
-    encoder = build_encoder(dcgan_backbone(shape, width), bits)
-    encoder.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-    return encoder
+    rng = np.random.default_rng(0)
+    shape, n = SHAPES[args.dataset], args.batch_size * (args.steps + 2)
+    images = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
+    if name == "encoder":
+        encoder = build_encoder(dcgan_backbone(shape, args.width), args.bits)
+        encoder.compile(optimizer=keras.optimizers.Adam(2e-4), loss="mse", jit_compile=xla)
+        targets = np.tanh(rng.normal(size=(n, args.bits))).astype("float32")
+        return images_per_second(encoder, (images, targets), {"batch_size": args.batch_size}, args.batch_size,
+                                 args.steps)
+    kwargs = dict(bits=args.bits, image_shape=shape, width=args.width, seed=0)
+    if name == "fakereg-gan":
+        model = FakeRegGAN(image_shape=shape, width=args.width, seed=0)
+    else:
+        cls = METHODS[name]
+        if "fused_passes" in inspect.signature(cls.__init__).parameters:
+            kwargs["fused_passes"] = fused
+        model = cls(**kwargs)
+    model.prepare(images[:512])
+    model.compile(learning_rate=2e-4, jit_compile=xla)
+    fit_args, fit_kwargs = model.fit_inputs(images, images, rng.integers(0, 10, n), args.batch_size)
+    per_step = 2 * args.batch_size if model.learning == "semi-supervised" else args.batch_size
+    return images_per_second(model, fit_args, fit_kwargs, per_step, args.steps)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(SHAPES), default="cifar10")
     parser.add_argument("--bits", type=int, default=48)
-    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=20, help="timed training steps per method")
-    parser.add_argument("--mixed-precision", choices=["bfloat16", "float16"], default=None)
-    parser.add_argument("--methods", nargs="*", default=None, help="default: all five")
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps per measurement")
+    parser.add_argument("--methods", nargs="*", default=["hashgan", "uspah", "dshgan", "fakereg-gan", "fakereg",
+                                                         "ssah"])
+    parser.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--measure", nargs=2, metavar=("METHOD", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.measure:  # child process: one number
+        print(json.dumps(measure(*args.measure, args)))
+        return
 
     import keras
 
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy(f"mixed_{args.mixed_precision}")
-    from ganhash_zoo.methods import METHODS, FakeRegGAN
+    def run(name, config):
+        child = [sys.executable, __file__, "--measure", name, config, "--dataset", args.dataset, "--bits",
+                 str(args.bits), "--width", str(args.width), "--batch-size", str(args.batch_size), "--steps",
+                 str(args.steps)]
+        result = subprocess.run(child, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"{name} / {config} failed:\n{result.stderr[-2000:]}")
+        return float(result.stdout.strip().splitlines()[-1])
 
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    shape, n = SHAPES[args.dataset], args.batch_size * (args.steps + 2)
-
-    rows = []
-    images = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
-    targets = np.tanh(rng.normal(size=(n, args.bits))).astype("float32")
-    base = images_per_second(baseline_model(shape, args.bits, args.width, 2e-4), (images, targets),
-                             {"batch_size": args.batch_size}, args.batch_size, args.steps)
-    rows.append(("plain encoder (baseline)", base))
-    for name in args.methods or list(METHODS):
-        kwargs = dict(bits=args.bits, image_shape=shape, width=args.width, seed=0)
-        if name == "fakereg":  # stage 1, then stage 2 on its generator
-            gan = FakeRegGAN(image_shape=shape, width=args.width, seed=0)
-            gan.compile(learning_rate=2e-4)
-            rows.append(("fakereg stage 1 (GAN)", images_per_second(
-                gan, (images,), {"batch_size": args.batch_size}, args.batch_size, args.steps)))
-            kwargs["generator"] = gan.generator
-        model = METHODS[name](**kwargs).prepare(rng.integers(0, 256, (512, *shape), dtype=np.uint8))
-        model.compile(learning_rate=2e-4)
-        fit_args, fit_kwargs, per_step = fit_arguments(model, n, args.batch_size, shape, rng)
-        rows.append((name, images_per_second(model, fit_args, fit_kwargs, per_step, args.steps)))
-
-    print(f"training throughput: {args.dataset} {shape}, {args.bits} bits, width {args.width}, batch "
-          f"{args.batch_size}, {args.steps} timed steps, backend {keras.backend.backend()}, "
-          f"policy {keras.mixed_precision.dtype_policy().name}")
-    print("| model | images/s | vs baseline |")
-    print("|---|---|---|")
-    for name, speed in rows:
-        print(f"| {name} | {speed:,.0f} | {speed / base:.2f}x |")
+    base = run("encoder", "today")
+    print(f"training throughput: {args.dataset} {SHAPES[args.dataset]}, {args.bits} bits, width {args.width}, "
+          f"batch {args.batch_size}, {args.steps} timed steps, backend {keras.backend.backend()}; "
+          f"plain encoder {base:,.0f} images/s (float32)")
+    print("| method | configuration | images/s | vs today | vs plain encoder |")
+    print("|---|---|---|---|---|")
+    for name in args.methods:
+        today = None
+        for config in args.configs:
+            speed = run(name, config)
+            today = today or (speed if config == "today" else None)
+            ratio = f"{speed / today:.2f}x" if today else "-"
+            print(f"| {name} | {config} | {speed:,.0f} | {ratio} | {speed / base:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ class DSHGAN(GANHasher):
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10, noise_dim=64,
                  adversarial_weight=1.0, triplet_weight=1.0, triplet_margin=0.5, classification_weight=1.0,
-                 synthetic_class_weight=0.5, quantization_weight=0.1, **kwargs):
-        hparams = dict(num_classes=num_classes, noise_dim=noise_dim, adversarial_weight=adversarial_weight,
+                 synthetic_class_weight=0.5, quantization_weight=0.1, fused_passes=True, **kwargs):
+        hparams = dict(fused_passes=fused_passes, num_classes=num_classes, noise_dim=noise_dim, adversarial_weight=adversarial_weight,
                        triplet_weight=triplet_weight, triplet_margin=triplet_margin,
                        classification_weight=classification_weight, synthetic_class_weight=synthetic_class_weight,
                        quantization_weight=quantization_weight)
@@ -76,19 +76,32 @@ class DSHGAN(GANHasher):
         x, y, x_unlabeled = self.unpack_batch(data)
         if y is None:
             raise ValueError("DSH-GAN needs labels: fit(images, labels) or SemiSupervisedBatches")
-        hp = self.hparams
-        c = hp["num_classes"]
         real = x if x_unlabeled is None else ops.concatenate([x, x_unlabeled], axis=0)
         y_pos = self._condition_labels(y)
-        shift = keras.random.randint(ops.shape(y_pos), 1, c, seed=self.seed_generator)
-        y_neg = (y_pos + ops.cast(shift, "int32")) % c
-        positive = ops.stop_gradient(self._generate(y_pos))
-        negative = ops.stop_gradient(self._generate(y_neg))
+        shift = keras.random.randint(ops.shape(y_pos), 1, self.hparams["num_classes"], seed=self.seed_generator)
+        y_neg = (y_pos + ops.cast(shift, "int32")) % self.hparams["num_classes"]
+        if self.hparams["fused_passes"]:  # one generator pass for both triplet members, one trunk pass for all
+            synthetic = ops.stop_gradient(self._generate(ops.concatenate([y_pos, y_neg], axis=0)))
+            n_real, n_pos = ops.shape(real)[0], ops.shape(y_pos)[0]
+            stacked = ops.concatenate([real, synthetic], axis=0)
+
+            def features():
+                f = self.trunk(stacked, training=True)  # LayerNorm: per-image, so stacking changes nothing
+                return f[:n_real], f[n_real:n_real + n_pos], f[n_real + n_pos:]
+        else:  # as first written, a pass per input; kept for the comparison in scripts/bench_methods.py
+            positive = ops.stop_gradient(self._generate(y_pos))
+            negative = ops.stop_gradient(self._generate(y_neg))
+
+            def features():
+                return (self.trunk(real, training=True), self.trunk(positive, training=True),
+                        self.trunk(negative, training=True))
+        return self._update_players(x, y, y_pos, features)
+
+    def _update_players(self, x, y, y_pos, features):
+        hp = self.hparams
 
         def cnn_loss():
-            f_real = self.trunk(real, training=True)
-            f_pos = self.trunk(positive, training=True)
-            f_neg = self.trunk(negative, training=True)
+            f_real, f_pos, f_neg = features()
             n_lab = ops.shape(x)[0]
             h_anchor = ops.tanh(self.hash_layer(f_real[:n_lab]))
             h_pos, h_neg = ops.tanh(self.hash_layer(f_pos)), ops.tanh(self.hash_layer(f_neg))

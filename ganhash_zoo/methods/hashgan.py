@@ -51,8 +51,9 @@ class HashGAN(GANHasher):
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=64,
                  entropy_weight=0.5, balance_weight=1.0, consistency_weight=1.0, independence_weight=0.1,
                  collaborative_weight=1.0, triplet_weight=0.5, triplet_margin=0.5, hash_warmup_steps=0,
-                 decorrelation_weight=1.0, **kwargs):
-        hparams = dict(noise_dim=noise_dim, entropy_weight=entropy_weight, balance_weight=balance_weight,
+                 decorrelation_weight=1.0, fused_passes=True, **kwargs):
+        hparams = dict(fused_passes=fused_passes, noise_dim=noise_dim, entropy_weight=entropy_weight,
+                       balance_weight=balance_weight,
                        consistency_weight=consistency_weight, independence_weight=independence_weight,
                        decorrelation_weight=decorrelation_weight,
                        collaborative_weight=collaborative_weight, triplet_weight=triplet_weight,
@@ -88,6 +89,66 @@ class HashGAN(GANHasher):
 
     def train_step(self, data):
         x, _, _ = self.unpack_batch(data)
+        if self.hparams["fused_passes"]:
+            return self._fused_step(x)
+        return self._separate_step(x)
+
+    def _hashing_terms(self, t, t_aug, t_fake, t_pos, b01):
+        hp = self.hparams
+        terms = {
+            "entropy": losses.bit_entropy(t),
+            "balance": losses.bit_balance(t),
+            "consistency": losses.consistency(t, t_aug),
+            "independence": losses.independence(self.hash_layer.trainable_variables[0]),
+            "decorrelation": losses.bit_decorrelation(t),
+            "collaborative": losses.collaborative(t_fake, b01),
+            "triplet": losses.triplet(t_fake, t_pos, ops.roll(t_fake, 1, axis=0), hp["triplet_margin"]),
+        }
+        hashing = (hp["entropy_weight"] * terms["entropy"] + hp["balance_weight"] * terms["balance"]
+                   + hp["consistency_weight"] * terms["consistency"]
+                   + hp["independence_weight"] * terms["independence"]
+                   + hp["decorrelation_weight"] * terms["decorrelation"])
+        ranking = hp["collaborative_weight"] * terms["collaborative"] + hp["triplet_weight"] * terms["triplet"]
+        return hashing, ranking, terms
+
+    def _fused_step(self, x):
+        """One trunk pass over [real, augmented, generated, generated with the same bits] for E/D, one
+        generator pass for both generated batches, and one trunk pass over [real, generated] for G.
+
+        The trunk normalises each image on its own (LayerNorm), so stacking batches changes no feature.
+        """
+        hp = self.hparams
+        n = ops.shape(x)[0]
+        b = self.random_bits(n)
+        b01 = (b + 1.0) / 2.0
+        fakes = ops.stop_gradient(self._generate(ops.concatenate([b, b], axis=0), 2 * n))
+        warm = self.ramp(hp["hash_warmup_steps"])
+        stacked = ops.concatenate([x, self.augment(x, training=True), fakes], axis=0)
+
+        def encoder_discriminator_loss():
+            features = self.trunk(stacked, training=True)
+            f_real, f_fake = features[:n], features[2 * n:3 * n]
+            adv = losses.discriminator_loss(self.real_fake(f_real), self.real_fake(f_fake))
+            t_all = self._bit_probabilities(features)
+            hashing, ranking, terms = self._hashing_terms(t_all[:n], t_all[n:2 * n], t_all[2 * n:3 * n],
+                                                          t_all[3 * n:], b01)
+            return adv + warm * hashing + ranking, {"d_adv": adv, **terms}
+
+        logs = self.update("encoder_discriminator", encoder_discriminator_loss)
+
+        def generator_loss():
+            features = self.trunk(ops.concatenate([x, self._generate(b, n)], axis=0), training=True)
+            f_fake = features[n:]
+            fm = losses.feature_matching(ops.stop_gradient(features[:n]), f_fake)
+            col = losses.collaborative(self._bit_probabilities(f_fake), b01)
+            return fm + hp["collaborative_weight"] * col, {"g_feature_matching": fm}
+
+        logs.update(self.update("generator", generator_loss))
+        return self.track(logs)
+
+    def _separate_step(self, x):
+        """The step as first written: a network pass per input (6 trunk, 3 generator passes); kept for the
+        throughput comparison in scripts/bench_methods.py."""
         hp = self.hparams
         n = ops.shape(x)[0]
         b = self.random_bits(n)
@@ -104,22 +165,8 @@ class HashGAN(GANHasher):
             t_aug = self._bit_probabilities(self.trunk(self.augment(x, training=True), training=True))
             t_fake = self._bit_probabilities(f_fake)
             t_pos = self._bit_probabilities(self.trunk(fake_same_bits, training=True))
-            terms = {
-                "entropy": losses.bit_entropy(t),
-                "balance": losses.bit_balance(t),
-                "consistency": losses.consistency(t, t_aug),
-                "independence": losses.independence(self.hash_layer.trainable_variables[0]),
-                "decorrelation": losses.bit_decorrelation(t),
-                "collaborative": losses.collaborative(t_fake, b01),
-                "triplet": losses.triplet(t_fake, t_pos, ops.roll(t_fake, 1, axis=0), hp["triplet_margin"]),
-            }
-            hashing = (hp["entropy_weight"] * terms["entropy"] + hp["balance_weight"] * terms["balance"]
-                       + hp["consistency_weight"] * terms["consistency"]
-                       + hp["independence_weight"] * terms["independence"]
-                       + hp["decorrelation_weight"] * terms["decorrelation"])
-            total = (adv + warm * hashing + hp["collaborative_weight"] * terms["collaborative"]
-                     + hp["triplet_weight"] * terms["triplet"])
-            return total, {"d_adv": adv, **terms}
+            hashing, ranking, terms = self._hashing_terms(t, t_aug, t_fake, t_pos, b01)
+            return adv + warm * hashing + ranking, {"d_adv": adv, **terms}
 
         logs = self.update("encoder_discriminator", encoder_discriminator_loss)
 
