@@ -8,7 +8,8 @@
 Keras and TensorFlow are imported only when a model is built or loaded.
 """
 
-from .zoo import info, list_models, load, load_run
+from .registry import info, list_models
+from .zoo import load, load_run
 
 __version__ = "0.1.0"
 __all__ = ["info", "list_models", "load", "load_run", "__version__"]

@@ -16,6 +16,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .datasets import get_protocol
 from .export import MODEL_FILE
+from .registry import quality_shortfalls, registry
 
 LICENSE = "apache-2.0"
 DATASETS = {  # our dataset name -> (display name, Hub dataset id, which copy was measured)
@@ -83,9 +84,7 @@ def _paper_comparison(entry) -> str:
 
 
 def _learning(entry) -> str:
-    from .methods import LEARNING
-
-    return LEARNING[entry.method]
+    return entry.paper["fit_data"]
 
 
 def _training_data(entry) -> str:
@@ -204,8 +203,6 @@ seed {entry.seed}, {_training_data(entry)};
 
 def render_cards() -> dict[str, str]:
     """Card text for every released model, keyed by the file name in ``model_cards/``."""
-    from .zoo import registry
-
     return {f"{entry.name}.md": str(model_card(entry)) for entry in registry().values() if entry.released}
 
 
@@ -237,9 +234,6 @@ README_TABLE_END = "<!-- /released-models -->"
 
 def released_models_table() -> str:
     """The README's table of released models: each against ITQ/LSH on its split, the paper, and the bar."""
-    from .releases import quality_shortfalls
-    from .zoo import registry
-
     rows = ["| model | protocol | headline mAP | ours | tie-aware | precision@r2 | ITQ mAP / P@r2 | "
             "LSH mAP / P@r2 | paper | release bar |", "|---|---|---|---|---|---|---|---|---|---|"]
     for entry in sorted((e for e in registry().values() if e.released), key=lambda e: e.name):

@@ -12,6 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .baselines import BASELINES
+from .datasets import DatasetError, get_protocol, load_protocol
+from .papers import FASHION_PROTOCOL, METHODS
+from .registry import (IMAGE_SHAPES, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, info,
+                       list_models, registry)
+from .retrieval import Evaluator, HammingIndex, IndexMismatchError
+from .retrieval.plots import plot_search_grid
+from .training import TrainConfig, train
+from .zoo import load, load_run
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
@@ -47,8 +57,6 @@ def start_keras():
 
 
 def _cmd_list(args):
-    from .zoo import list_models, registry
-
     entries = registry()
     rows = [entries[n] for n in list_models(args.pattern, released_only=args.released)]
     print(f"{'name':<32} {'method':<8} {'protocol':<18} {'bits':>4}  released")
@@ -57,8 +65,6 @@ def _cmd_list(args):
 
 
 def _cmd_info(args):
-    from .zoo import info
-
     print(json.dumps(info(args.name), indent=2))
 
 
@@ -119,8 +125,6 @@ def _npz_path(out: str) -> Path:
 
 
 def _load_model(name_or_dir: str):
-    from .zoo import load, load_run
-
     return load_run(name_or_dir) if Path(name_or_dir).is_dir() else load(name_or_dir)
 
 
@@ -145,8 +149,6 @@ def _cmd_encode(args):
 
 
 def _cmd_index(args):
-    from .retrieval import HammingIndex
-
     folder, out = Path(args.folder), Path(args.out)
     _check_new_output(out, args.overwrite)
     if not folder.is_dir():
@@ -162,8 +164,6 @@ def _cmd_index(args):
 
 def _model_of(index):
     """The encoder that built ``index``: its registry name, else the run folder it came from."""
-    from .zoo import list_models
-
     name, source = index.model.get("name"), index.model.get("source")
     if name in list_models(released_only=True):
         return _load_model(name)
@@ -175,8 +175,6 @@ def _model_of(index):
 def _cmd_search(args):
     from PIL import Image
 
-    from .retrieval import HammingIndex
-    from .retrieval.plots import plot_search_grid
 
     try:
         index = HammingIndex.load(args.index)
@@ -218,8 +216,6 @@ def _cmd_search(args):
 
 
 def _cmd_evaluate(args):
-    from .retrieval import Evaluator
-
     model = _load_model(args.name)
     protocol = args.protocol or model.entry.protocol
     evaluator = Evaluator.for_protocol(protocol, data_dir=args.data_dir)
@@ -233,12 +229,6 @@ def _cmd_evaluate(args):
 
 
 def _cmd_baseline(args):
-    from .baselines import BASELINES
-    from .datasets import get_protocol, load_protocol
-    from .retrieval import Evaluator
-
-    from .zoo import IMAGE_SHAPES
-
     args.dataset = args.dataset.replace("-", "_")
     if args.dataset not in IMAGE_SHAPES:
         raise CLIError(f"unknown dataset {args.dataset!r}; choose from {', '.join(IMAGE_SHAPES)}")
@@ -257,8 +247,6 @@ def _cmd_baseline(args):
 
 def train_config(args):
     """The TrainConfig that the ``train`` arguments describe."""
-    from .training import TrainConfig
-
     return TrainConfig(args.method, args.dataset, args.protocol, args.bits, epochs=args.epochs,
                        batch_size=args.batch_size, width=args.width, learning_rate=args.learning_rate,
                        seed=args.seed, mixed_precision=args.mixed_precision, max_unlabeled=args.max_unlabeled,
@@ -266,8 +254,6 @@ def train_config(args):
 
 
 def _cmd_train(args):
-    from .training import train
-
     stop_by = time.time() + 60 * args.budget_minutes if args.budget_minutes else None
     summary = train(train_config(args), out=args.out, data_dir=args.data_dir, verbose=args.verbose, stop_by=stop_by)
     keys = ("name", "status", "metrics", "baselines", "train_seconds") if summary["status"] == "finished" else summary
@@ -296,8 +282,6 @@ def add_train_arguments(p):
 
 
 def resolve_train_defaults(args):
-    from .papers import FASHION_PROTOCOL, METHODS
-
     args.dataset = args.dataset.replace("-", "_")
     if args.protocol is None:
         args.protocol = METHODS[args.method]["protocol"] if args.dataset == "cifar10" else FASHION_PROTOCOL
@@ -375,9 +359,6 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
         resolve_train_defaults(args)
-    from .datasets import DatasetError
-    from .retrieval.index import IndexMismatchError
-    from .zoo import UnknownModelError, WeightIntegrityError, WeightsNotAvailableError
 
     try:
         if args.command in ("evaluate", "baseline", "train"):

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .registry import sha256_of
+
 CONFIG_FILE = "config.json"
 ENCODER_FILE = "encoder.weights.h5"
 MODEL_FILE = "model.weights.h5"
@@ -78,7 +80,6 @@ def save_encoder(encoder, folder, meta: dict, half: bool = True, model=None) -> 
     """Write the encoder (and the full GAN ``model`` if given) into ``folder``; returns ``{filename: sha256}``."""
     import keras
 
-    from .zoo import sha256_of
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

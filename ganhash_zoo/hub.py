@@ -12,6 +12,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from .cards import model_card
+from .registry import WeightsNotAvailableError, verify_files
+
 CARD_FILE = "README.md"
 
 
@@ -20,7 +23,6 @@ def download(entry) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RevisionNotFoundError
 
-    from .zoo import WeightsNotAvailableError
 
     if not entry.revision:
         raise WeightsNotAvailableError(
@@ -47,8 +49,6 @@ def download(entry) -> Path:
 
 def build_repo_folder(entry, weights_folder, dest) -> Path:
     """``dest`` filled with exactly what goes to the Hub: the weight files, config.json, and README.md = the card."""
-    from .cards import model_card
-    from .zoo import verify_files
 
     weights_folder, dest = Path(weights_folder), Path(dest)
     verify_files(entry, weights_folder)  # publish only what the registry vouches for

@@ -11,6 +11,7 @@ METHODS = {
         "authors": "Dizaji, Zheng, Sadoughi, Yang, Deng, Huang",
         "venue": "CVPR 2018",
         "learning": "unsupervised",
+        "fit_data": "unsupervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-59k",
         "reported": {
             "cifar10": {
@@ -24,6 +25,7 @@ METHODS = {
         "authors": "Deng, Yang, Liu, Liu, Tao, Gao",
         "venue": "IEEE TIP 2019",
         "learning": "unsupervised",
+        "fit_data": "unsupervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-59k",
         "reported": {},
     },
@@ -32,6 +34,7 @@ METHODS = {
         "authors": "Qiu, Pan, Yao, Mei",
         "venue": "SIGIR 2017",
         "learning": "supervised / semi-supervised",
+        "fit_data": "semi-supervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-54k",
         "reported": {},
     },
@@ -40,6 +43,7 @@ METHODS = {
         "authors": "Geng, Pan, Chen, Lai",
         "venue": "arXiv 1803.09466",
         "learning": "two-stage, supervised",
+        "fit_data": "supervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-54k",
         "reported": {},
     },
@@ -48,6 +52,7 @@ METHODS = {
         "authors": "Jin, Zhang, Li, Chen, Su",
         "venue": "AAAI 2020 (arXiv 1911.08688)",
         "learning": "semi-supervised",
+        "fit_data": "semi-supervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-54k",
         "reported": {},
     },

@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 
 from .training import TrainConfig
-from .zoo import CIFAR10_BITS, registry
+from .registry import CIFAR10_BITS, registry
 
 RECIPES = {
     # cifar10-54k: 4,500 labelled images per epoch (+ as many again in the semi-supervised stream)

@@ -15,33 +15,14 @@ import os
 import shutil
 from pathlib import Path
 
-from .datasets import get_protocol
 from .export import MODEL_FILE
+from .registry import get_entry, quality_shortfalls, sha256_of
 from .training import atomic_write_text
 
 WEIGHTS_BUDGET_BYTES = 40 * 2**20  # weights/ ships in the repository and its wheel: every model's encoder fits
 TRAINING_KEYS = ("command", "epochs", "batch_size", "width", "learning_rate", "max_unlabeled", "gan_epochs",
                  "mixed_precision", "backend", "hardware", "train_images", "images_seen", "train_seconds",
                  "images_per_second", "split", "validation_curve")
-BAR_METRICS = ("precision@r2",)  # judged besides the protocol's headline mAP
-
-
-def quality_shortfalls(results: dict) -> list[str]:
-    """Why a finished run may not be released: each bar metric where ITQ on the same images is not beaten.
-
-    The bar: beat ITQ at the same bit length on the protocol's headline mAP
-    (mAP@1000 on the 59k protocols, mAP@54000 on cifar10-54k) and on
-    precision within Hamming radius 2. An empty list means it may be released.
-    """
-    itq = results["baselines"]["itq"]
-    shortfalls = []
-    for metric in (get_protocol(results["protocol"]).headline_metric, *BAR_METRICS):
-        ours, theirs = results["metrics"][metric], itq[metric]
-        if not ours > theirs:
-            shortfalls.append(f"{metric} {ours:.4f} <= ITQ {theirs:.4f}")
-    return shortfalls
-
-
 def _write_json_atomic(path: Path, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -59,8 +40,6 @@ def release_run(run_dir, weights_dir, released_path, overwrite: bool = False, re
 
     A run below the quality bar (:func:`quality_shortfalls`) is refused unless ``require_bar`` is False.
     """
-    from .zoo import get_entry, sha256_of
-
     run_dir, weights_dir, released_path = Path(run_dir), Path(weights_dir), Path(released_path)
     results_file = run_dir / "results.json"
     if not results_file.exists():

@@ -24,6 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import papers
+from .baselines import ITQ, LSH
+from .datasets import get_protocol, load_dataset, load_split
+from .export import load_encoder, save_encoder
+from .registry import IMAGE_SHAPES
+from .retrieval import Evaluator
+
 CHECKPOINT = "checkpoint.weights.h5"  # Keras saves the players' optimizers with the weights
 STATE = "state.json"
 RUN_CONFIG = "run.json"
@@ -228,9 +235,7 @@ def training_images(config: TrainConfig, data, split) -> np.ndarray:
 
 def images_seen(config: TrainConfig, pool_size: int, labeled_size: int) -> int:
     """Images fed through training: semi-supervised steps take a labelled and an unlabelled batch."""
-    from .methods import LEARNING
-
-    learning = LEARNING[config.method]
+    learning = papers.METHODS[config.method]["fit_data"]
     if learning == "supervised":
         gan = pool_size * (config.gan_epochs or config.epochs) if config.method == "fakereg" else 0
         return labeled_size * config.epochs + gan
@@ -239,12 +244,8 @@ def images_seen(config: TrainConfig, pool_size: int, labeled_size: int) -> int:
 
 def check_config(config: TrainConfig) -> None:
     """Refuse an unknown method, dataset or protocol before any folder or data is touched."""
-    from .datasets import get_protocol
-    from .methods import METHODS
-    from .zoo import IMAGE_SHAPES
-
-    if config.method not in METHODS:
-        raise ValueError(f"unknown method {config.method!r}; choose from {', '.join(METHODS)}")
+    if config.method not in papers.METHODS:
+        raise ValueError(f"unknown method {config.method!r}; choose from {', '.join(papers.METHODS)}")
     if config.dataset not in IMAGE_SHAPES:
         raise ValueError(f"unknown dataset {config.dataset!r}; choose from {', '.join(IMAGE_SHAPES)}")
     spec = get_protocol(config.protocol)
@@ -263,11 +264,7 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     """
     import keras
 
-    from .baselines import ITQ, LSH
-    from .datasets import load_dataset, load_split
-    from .export import load_encoder, save_encoder
-    from .methods import METHODS, FakeRegGAN, fit_inputs
-    from .retrieval import Evaluator
+    from .methods import METHODS, FakeRegGAN, fit_inputs  # Keras, imported only when training starts
 
     check_config(config)
     out = Path(out)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ganhash_zoo.hub import build_repo_folder, publish
 from ganhash_zoo.releases import record_revision
-from ganhash_zoo.zoo import bundled_weights_dir, get_entry, list_models, released_file
+from ganhash_zoo.registry import bundled_weights_dir, get_entry, list_models, released_file
 
 
 def main(argv=None) -> int:

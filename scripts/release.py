@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ganhash_zoo.cards import write_cards
 from ganhash_zoo.releases import release_run
-from ganhash_zoo.zoo import bundled_weights_dir, released_file
+from ganhash_zoo.registry import bundled_weights_dir, released_file
 
 
 def main(argv=None):

@@ -26,9 +26,10 @@ from pathlib import Path
 from ganhash_zoo.cards import write_cards
 from ganhash_zoo.datasets import get_protocol
 from ganhash_zoo.recipes import planned_unreleased, recipe
-from ganhash_zoo.releases import quality_shortfalls, release_run
+from ganhash_zoo.registry import quality_shortfalls
+from ganhash_zoo.releases import release_run
 from ganhash_zoo.training import RESULTS, RUN_CONFIG, STATE
-from ganhash_zoo.zoo import bundled_weights_dir, released_file
+from ganhash_zoo.registry import bundled_weights_dir, released_file
 
 REPO = Path(__file__).resolve().parents[1]
 FINISH_SECONDS = 240  # export, test-split evaluation and LSH/ITQ after the last epoch

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ganhash_zoo import zoo
+from ganhash_zoo import registry, zoo
 
-zoo.released_file = lambda: Path(os.environ["GANHASH_TEST_RELEASED"])
+registry.released_file = lambda: Path(os.environ["GANHASH_TEST_RELEASED"])
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import ganhash_zoo
-from ganhash_zoo import cli, zoo
+from ganhash_zoo import cli, registry, zoo
 from ganhash_zoo.export import save_encoder
 
 
@@ -26,7 +26,7 @@ def released(tmp_path, monkeypatch):
     files = save_encoder(model.encoder, tmp_path / "weights" / name, {"name": name, "method": "hashgan", "bits": 16})
     released_json = tmp_path / "released.json"
     released_json.write_text(json.dumps({name: {"files": files, "bits": 16}}))
-    monkeypatch.setattr(zoo, "released_file", lambda: released_json)
+    monkeypatch.setattr(registry, "released_file", lambda: released_json)
     monkeypatch.setenv(zoo.WEIGHTS_ENV, str(tmp_path / "weights"))
     return name, tmp_path
 

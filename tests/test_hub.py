@@ -16,8 +16,9 @@ import pytest
 from huggingface_hub import ModelCard
 
 from fake_hub import FakeHub
-from ganhash_zoo import cards, zoo
-from ganhash_zoo.releases import WEIGHTS_BUDGET_BYTES, folder_bytes, quality_shortfalls, release_run
+from ganhash_zoo import cards, registry, zoo
+from ganhash_zoo.registry import quality_shortfalls
+from ganhash_zoo.releases import WEIGHTS_BUDGET_BYTES, folder_bytes, release_run
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -28,7 +29,7 @@ def release(finished_run, tmp_path, monkeypatch):
     """The finished run (tiny, so below the quality bar) released into a temporary weights/ and released.json."""
     weights, released = tmp_path / "weights", tmp_path / "released.json"
     release_run(finished_run["out"], weights, released, require_bar=False)
-    monkeypatch.setattr(zoo, "released_file", lambda: released)
+    monkeypatch.setattr(registry, "released_file", lambda: released)
     monkeypatch.setenv(zoo.WEIGHTS_ENV, str(weights))
     return zoo.get_entry("fakereg-fashion-mnist-48bit"), weights, released
 

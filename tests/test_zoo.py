@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ganhash_zoo
-from ganhash_zoo import cli, zoo
+from ganhash_zoo import cli, registry, zoo
 from ganhash_zoo.datasets import get_protocol
 from ganhash_zoo.export import save_encoder
 
@@ -40,7 +40,7 @@ def released_model(tmp_path, monkeypatch):
     files = save_encoder(model.encoder, tmp_path / "weights" / name, {"name": name, "method": "hashgan", "bits": 16})
     released = tmp_path / "released.json"
     released.write_text(json.dumps({name: {"files": files, "bits": 16}}))
-    monkeypatch.setattr(zoo, "released_file", lambda: released)
+    monkeypatch.setattr(registry, "released_file", lambda: released)
     monkeypatch.setenv(zoo.WEIGHTS_ENV, str(tmp_path / "weights"))
     return name, model, tmp_path / "weights" / name
 

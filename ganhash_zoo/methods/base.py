@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from .. import papers
 from .data import fit_inputs
 from .gradients import apply_gradients, value_and_gradients
 
@@ -32,9 +33,14 @@ class GANHasher(keras.Model):
     """Base class: ``self.encoder`` maps images in [0, 255] to codes in [-1, 1]."""
 
     method_name = "base"
-    learning = "unsupervised"  # what fit() learns from: "unsupervised", "supervised" or "semi-supervised"
+    learning = "unsupervised"  # what fit() learns from; a published method's comes from papers.METHODS
     PLAYERS: tuple = ()  # player names, in update order
     LOGS: tuple = ()  # loss terms each train_step reports besides "<player>_loss"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.method_name in papers.METHODS:  # stated once, in plain data that cards read without Keras
+            cls.learning = papers.METHODS[cls.method_name]["fit_data"]
 
     def __init__(self, bits: int, image_shape=(32, 32, 3), width: int = 64, seed: int | None = None,
                  hparams: dict | None = None, **kwargs):

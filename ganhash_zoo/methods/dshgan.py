@@ -31,7 +31,6 @@ from .base import GANHasher
 @keras.saving.register_keras_serializable("ganhash_zoo")
 class DSHGAN(GANHasher):
     method_name = "dshgan"
-    learning = "semi-supervised"
     PLAYERS = ("cnn", "generator")
     LOGS = ("adversarial", "triplet", "classification", "quantization", "g_adversarial", "g_classification")
 

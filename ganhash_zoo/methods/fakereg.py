@@ -80,7 +80,6 @@ class FakeReg(GANHasher):
     """Stage 2: supervised hashing + maximum entropy on the stage-1 generator's fakes."""
 
     method_name = "fakereg"
-    learning = "supervised"
     PLAYERS = ("hasher",)
     LOGS = ("similarity", "classification", "quantization", "max_entropy")
 

@@ -43,7 +43,6 @@ from .base import GANHasher
 @keras.saving.register_keras_serializable("ganhash_zoo")
 class HashGAN(GANHasher):
     method_name = "hashgan"
-    learning = "unsupervised"
     PLAYERS = ("encoder_discriminator", "generator")
     LOGS = ("d_adv", "entropy", "balance", "consistency", "independence", "decorrelation", "collaborative", "triplet",
             "g_feature_matching")

@@ -35,7 +35,6 @@ GRIDS = (2, 4)  # occlusion scales: cells per side
 @keras.saving.register_keras_serializable("ganhash_zoo")
 class SSAH(GANHasher):
     method_name = "ssah"
-    learning = "semi-supervised"
     PLAYERS = ("hasher", "adversary")
     LOGS = ("similarity", "consistency", "quantization", "difficulty")
 

@@ -115,7 +115,6 @@ def semantic_similarity(features, neighbours: int, feature_weight: float, dissim
 @keras.saving.register_keras_serializable("ganhash_zoo")
 class USPAH(GANHasher):
     method_name = "uspah"
-    learning = "unsupervised"
     PLAYERS = ("discriminator", "encoder", "generator")
     LOGS = ("similarity", "quantization", "balance", "decorrelation", "e_adversarial", "g_adversarial", "cycle")
 

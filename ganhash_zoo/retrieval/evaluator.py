@@ -10,8 +10,10 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..datasets import load_protocol
 from .codes import PackedCodes, pack
 from .metrics import RankingMetrics, evaluate_ranking
+from .plots import plot_curves, plot_retrieval_grid
 
 Encoder = Callable[[np.ndarray], "np.ndarray | PackedCodes"]
 
@@ -73,8 +75,6 @@ class RetrievalResult:
 
     def plot(self, folder, query_images=None, db_images=None, query_labels=None, db_labels=None, n_rows=6):
         """Write pr_curve.png, precision_at_n.png and (given images) retrieval_grid.png."""
-        from .plots import plot_curves, plot_retrieval_grid
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         written = plot_curves(self, folder)
@@ -137,8 +137,6 @@ class Evaluator:
 
     @classmethod
     def for_protocol(cls, protocol: str, data_dir=None, source: str = "auto", **kwargs) -> "Evaluator":
-        from ..datasets import load_protocol
-
         return cls.from_split(*load_protocol(protocol, data_dir=data_dir, source=source), **kwargs)
 
     def evaluate_codes(self, query_codes: PackedCodes, db_codes: PackedCodes, name: str = "codes") -> RetrievalResult:
