@@ -26,16 +26,17 @@ from ganhash_zoo.methods import DSHGAN, SSAH, USPAH, FakeReg, FakeRegGAN, HashGA
 
 BITS = 32
 SHAPE = dict(image_shape=(28, 28, 1), width=16)
-# mAP@1000 gain over LSH (0.4518) for seeds 1..5, measured 2026-11-25 (TF 2.21, 2-core AMD EPYC):
+# mAP@1000 gain over LSH (0.4518) for seeds 1..5, measured 2026-11-25 (TF 2.21, 2-core AMD EPYC;
+# HashGAN and DSH-GAN with their fused steps):
 #            gains per seed                        mean   sd     min    min - 3 sd   margin
 SPREAD = {
-    "dshgan": (0.2083, 0.2286, 0.2095, 0.1961, 0.2208),  # 0.213  0.012  0.196  0.159        0.10
+    "dshgan": (0.2272, 0.2218, 0.2052, 0.2057, 0.2018),  # 0.212  0.011  0.202  0.168        0.10
     "fakereg": (0.1804, 0.2118, 0.2253, 0.1871, 0.1841),  # 0.198  0.020  0.180  0.121        0.10
     "ssah": (0.1380, 0.1662, 0.1599, 0.1644, 0.1511),  # 0.156  0.012  0.138  0.103        0.08
-    "hashgan": (0.1032, 0.0963, 0.0995, 0.0984, 0.0921),  # 0.098  0.004  0.092  0.080        0.05
+    "hashgan": (0.1164, 0.1042, 0.0800, 0.0988, 0.0927),  # 0.098  0.013  0.080  0.040        0.03
     "uspah": (0.1249, 0.1095, 0.1186, 0.0942, 0.1003),  # 0.110  0.013  0.094  0.056        0.05
 }
-MARGINS = {"dshgan": 0.10, "fakereg": 0.10, "ssah": 0.08, "hashgan": 0.05, "uspah": 0.05}
+MARGINS = {"dshgan": 0.10, "fakereg": 0.10, "ssah": 0.08, "hashgan": 0.03, "uspah": 0.05}
 
 
 @pytest.fixture(scope="module")
