@@ -154,6 +154,11 @@ def test_training_budget_pauses_at_a_checkpoint_and_the_run_resumes(fashion, tmp
     assert finished["final_logs"] and finished["images_seen"] == 2 * 2 * 256  # labelled + unlabelled batches
     again = train(config, out=tmp_path / "run", verbose=0)  # a finished run keeps its last losses
     assert again["final_logs"] == finished["final_logs"] and again["metrics"] == finished["metrics"]
+    # killed during export: results.json and part of the encoder folder never written
+    (tmp_path / "run" / "results.json").unlink()
+    (tmp_path / "run" / "encoder" / "encoder.weights.h5").unlink()
+    exported_again = train(config, out=tmp_path / "run", verbose=0)
+    assert exported_again["metrics"] == finished["metrics"] and (tmp_path / "run" / "results.json").exists()
 
 
 def test_bad_training_arguments_leave_no_run_folder(tmp_path):
@@ -175,7 +180,7 @@ def _weight_arrays(path):
     return arrays
 
 
-@pytest.mark.parametrize("method", ["hashgan", "ssah"])  # augmentation seeds; A-Net and the self-paced schedule
+@pytest.mark.parametrize("method", ["hashgan", "ssah", "fakereg"])  # augmentation; A-Net + schedule; 2 stages
 def test_a_run_stopped_at_a_checkpoint_resumes_to_the_uninterrupted_weights(method, fashion, tmp_path):
     """Killed mid-epoch, a run restarts from its last checkpoint; stopped there, the resumed run draws the
     same batches, noise and augmentations (seed states and step counter are checkpointed) and ends with
@@ -192,3 +197,63 @@ def test_a_run_stopped_at_a_checkpoint_resumes_to_the_uninterrupted_weights(meth
     for name in expected:
         np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
     assert resumed["metrics"] == whole["metrics"]
+
+
+def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint_to_the_same_weights(fashion, tmp_path):
+    """SIGKILL in the middle of epoch 2 (as a lost machine would), then the same command again: the run
+    resumes from its last checkpoint and ends with the weights of an uninterrupted run. Every run is a
+    fresh ``ganhash-zoo train`` process with TensorFlow's deterministic ops."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from ganhash_zoo.training import TrainConfig
+
+    config = TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 16, epochs=3, width=8, max_unlabeled=2048,
+                         eval_every=3)
+
+    def command(out):
+        return subprocess.Popen([sys.executable, "-m", "ganhash_zoo.cli", "train", *config.cli_args(),
+                                 "--eval-every", "3", "--out", str(out), "--verbose", "0"],
+                                env={**os.environ, "TF_DETERMINISTIC_OPS": "1"}, stdout=subprocess.DEVNULL)
+
+    assert command(tmp_path / "whole").wait(timeout=600) == 0
+    run = tmp_path / "killed"
+    child = command(run)
+    deadline = time.time() + 300
+    while not (run / "state.json").exists() and child.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the second epoch
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert json.loads((run / "state.json").read_text())["epochs_done"] in (1, 2)
+    assert not (run / "results.json").exists()
+    assert command(run).wait(timeout=600) == 0
+    expected, actual = (_weight_arrays(folder / "checkpoint.weights.h5") for folder in (tmp_path / "whole", run))
+    for name in expected:
+        np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
+    whole, resumed = (json.loads((folder / "results.json").read_text()) for folder in (tmp_path / "whole", run))
+    assert resumed["metrics"] == whole["metrics"]
+
+
+def test_missing_data_dir_leaves_no_run_folder(tmp_path):
+    from ganhash_zoo.datasets import DatasetError
+    from ganhash_zoo.training import TrainConfig, train
+
+    with pytest.raises(DatasetError, match="does not exist"):
+        train(TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 16), out=tmp_path / "run",
+              data_dir=tmp_path / "no-data")
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_keeps_tensorflows_start_up_lines_quiet(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = "from ganhash_zoo.cli import start_keras; start_keras(); print('ready')"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "ready"
+    assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower(), result.stderr[-500:]

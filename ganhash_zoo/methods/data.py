@@ -85,11 +85,13 @@ def fit_inputs(learning: str, unlabeled, labeled, labels, batch_size: int, seed:
     ``learning`` is a value of ``ganhash_zoo.methods.LEARNING``; unsupervised
     methods see only ``unlabeled``, supervised ones ``labeled`` with ``labels``.
     """
+    # the batches draw their own order from (seed, epoch); fit's shuffle would reorder them with Python's
+    # global RNG, which a resumed run cannot restore
     if learning == "unsupervised":
-        return (ShuffledBatches(unlabeled, None, batch_size, seed, start_epoch),), {}
+        return (ShuffledBatches(unlabeled, None, batch_size, seed, start_epoch),), {"shuffle": False}
     if learning == "supervised":
-        return (ShuffledBatches(labeled, labels, batch_size, seed, start_epoch),), {}
+        return (ShuffledBatches(labeled, labels, batch_size, seed, start_epoch),), {"shuffle": False}
     if learning == "semi-supervised":
         return (SemiSupervisedBatches(labeled, labels, unlabeled, batch_size=batch_size, seed=seed,
-                                      start_epoch=start_epoch),), {}
+                                      start_epoch=start_epoch),), {"shuffle": False}
     raise ValueError(f"unknown kind of learning {learning!r}")
