@@ -15,15 +15,11 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .datasets import get_protocol
+from .datasets.catalogue import DATASETS
 from .export import MODEL_FILE
 from .registry import quality_shortfalls, registry
 
 LICENSE = "apache-2.0"
-DATASETS = {  # our dataset name -> (display name, Hub dataset id, which copy was measured)
-    "cifar10": ("CIFAR-10", "uoft-cs/cifar10", "CIFAR-10, JPEG copy (cifar10-jpeg.tar.gz; JPEG-compressed images, "
-                "so figures may differ slightly from the PNG/pickle original)"),
-    "fashion_mnist": ("Fashion-MNIST", "zalando-datasets/fashion_mnist", "Fashion-MNIST (original IDX files)"),
-}
 CARD_METRICS = ("mAP@all", "mAP@1000", "mAP@54000", "tie_aware_mAP@1000", "precision@r2")
 TASK = ("image-retrieval", "Image retrieval (Hamming ranking)")
 
@@ -38,10 +34,10 @@ def _reported_metrics(entry) -> list[str]:
 
 
 def card_data(entry) -> ModelCardData:
-    _, dataset_id, _ = DATASETS[entry.dataset]
+    dataset_id = DATASETS[entry.dataset].hub_dataset_id
     results = [
         EvalResult(task_type=TASK[0], task_name=TASK[1], dataset_type=entry.dataset,
-                   dataset_name=f"{DATASETS[entry.dataset][0]} ({entry.protocol} query/database split)",
+                   dataset_name=f"{DATASETS[entry.dataset].display_name} ({entry.protocol} query/database split)",
                    dataset_split=f"{entry.protocol}/query", metric_type=metric,
                    metric_name=f"{metric} ({entry.protocol}, {entry.bits} bits)",
                    metric_value=round(float(entry.metrics[metric]), 4))
@@ -76,8 +72,8 @@ def _figures_table(entry) -> str:
 def _paper_comparison(entry) -> str:
     pairs = list(_paper_figures(entry).items())
     if not pairs:
-        return (f"The paper reports no {DATASETS[entry.dataset][0]} figure at {entry.bits} bits that this protocol "
-                "measures, so the comparison is with the LSH and ITQ baselines on the same split.")
+        return (f"The paper reports no {DATASETS[entry.dataset].display_name} figure at {entry.bits} bits that "
+                "this protocol measures, so the comparison is with the LSH and ITQ baselines on the same split.")
     gaps = "; ".join(f"{m}: ours {_percent(entry.metrics[m])} vs paper {paper:.2f} "
                      f"({100 * entry.metrics[m] - paper:+.2f} points)" for m, paper in pairs)
     return f"Against the paper's own figures (its splits were drawn differently): {gaps}."
@@ -140,7 +136,7 @@ def model_card(entry) -> ModelCard:
         raise ValueError(f"{entry.name} is not released: cards describe measured models only")
     paper, training = entry.paper, entry.training
     protocol = get_protocol(entry.protocol)
-    dataset, _, dataset_text = DATASETS[entry.dataset]
+    dataset, dataset_text = DATASETS[entry.dataset].display_name, DATASETS[entry.dataset].measured_copy
     has_model = MODEL_FILE in entry.files
     files = "\n".join([
         "- `config.json`: the encoder's Keras architecture (float32 policies) and the method's `get_config`"

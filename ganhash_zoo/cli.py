@@ -14,8 +14,9 @@ import numpy as np
 
 from .baselines import BASELINES
 from .datasets import DatasetError, get_protocol, load_protocol
+from .datasets.catalogue import IMAGE_SHAPES, model_name
 from .papers import FASHION_PROTOCOL, METHODS
-from .registry import (IMAGE_SHAPES, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, info,
+from .registry import (UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, info,
                        list_models, registry)
 from .retrieval import Evaluator, HammingIndex, IndexMismatchError
 from .retrieval.plots import plot_search_grid
@@ -286,7 +287,7 @@ def resolve_train_defaults(args):
     if args.protocol is None:
         args.protocol = METHODS[args.method]["protocol"] if args.dataset == "cifar10" else FASHION_PROTOCOL
     if args.out is None:
-        args.out = f"runs/{args.method}-{args.dataset.replace('_', '-')}-{args.bits}bit"
+        args.out = f"runs/{model_name(args.method, args.dataset, args.bits)}"
     return args
 
 

@@ -20,13 +20,13 @@ from importlib import resources
 from pathlib import Path
 
 from . import papers
+from .datasets.catalogue import IMAGE_SHAPES, model_name
 from .datasets.protocols import get_protocol
 
 WEIGHTS_ENV = "GANHASH_ZOO_WEIGHTS"
 HUB_ORG = "ganhash-zoo"
 CIFAR10_BITS = (16, 32, 48, 64)
 FASHION_BITS = (48,)
-IMAGE_SHAPES = {"cifar10": (32, 32, 3), "fashion_mnist": (28, 28, 1)}
 
 
 class UnknownModelError(KeyError):
@@ -93,7 +93,7 @@ def _planned() -> dict[str, ModelEntry]:
             ("fashion_mnist", FASHION_BITS, papers.FASHION_PROTOCOL),
         ):
             for bits in bit_list:
-                name = f"{method}-{dataset.replace('_', '-')}-{bits}bit"
+                name = model_name(method, dataset, bits)
                 entries[name] = ModelEntry(name, method, dataset, bits, protocol, f"{HUB_ORG}/{name}")
     return entries
 

@@ -28,7 +28,7 @@ from . import papers
 from .baselines import ITQ, LSH
 from .datasets import get_protocol, load_dataset, load_split
 from .export import load_encoder, save_encoder
-from .registry import IMAGE_SHAPES
+from .datasets.catalogue import IMAGE_SHAPES, model_name
 from .retrieval import Evaluator
 
 CHECKPOINT = "checkpoint.weights.h5"  # Keras saves the players' optimizers with the weights
@@ -70,7 +70,7 @@ class TrainConfig:
     @property
     def name(self) -> str:
         """The registry name this run would be released under."""
-        return f"{self.method}-{self.dataset.replace('_', '-')}-{self.bits}bit"
+        return model_name(self.method, self.dataset, self.bits)
 
     def cli_args(self) -> list[str]:
         """The ``train`` arguments that rebuild this config (defaults of optional settings left out)."""

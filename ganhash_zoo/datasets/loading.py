@@ -17,7 +17,7 @@ A cache entry is used only if its pixels still hash to what was decoded.
 
 Pixels are checked, not only labels: the decoded images of a known copy
 (the JPEG CIFAR-10 tar, the Fashion-MNIST IDX files) must hash to
-``VERIFIED_PIXELS``, so a flipped byte in a dataset file stops evaluation
+``verified_pixels`` in the catalogue, so a flipped byte in a dataset file stops evaluation
 instead of changing its figures. Other copies (tfds' PNG CIFAR-10, your own
 class folders) load with a warning that their figures are not comparable
 byte for byte.
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .catalogue import DATASETS
 from .sources import (
     DatasetError,
     ImageData,
@@ -46,30 +47,13 @@ from .sources import (
 DATA_ENV = "GANHASH_ZOO_DATA"
 CACHE_ENV = "GANHASH_ZOO_CACHE"
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-FASHION_MNIST_CLASSES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]
-
-# name -> (local candidates relative to a data dir, tfds name)
-KNOWN_DATASETS = {
-    "cifar10": (["cifar10-jpeg.tar.gz", "cifar10.tar.gz", "cifar10", "cifar10-jpeg"], "cifar10"),
-    "fashion_mnist": (["fashion-mnist", "fashion_mnist"], "fashion_mnist"),
-}
-SYSTEM_DIRS = {"fashion_mnist": [Path("/usr/share/datasets/fashion-mnist")]}
-# sha256 of the decoded images, in canonical order, of the copies the shipped splits and figures come from
-VERIFIED_PIXELS = {
-    "cifar10": {"aaf6162ad480776ee3eb14ed0ed50490f1eda7744e5c0c9a6cb118a510d584b7": "cifar10-jpeg.tar.gz"},
-    "fashion_mnist": {"0fbbfcb392782b3b702472ead3688778e1509e8cf40f5c24d9d3303618b193ab": "the IDX files"},
-}
 
 
 def canonical_name(name: str) -> str:
     key = name.lower().replace("-", "_")
-    if key not in KNOWN_DATASETS:
+    if key not in DATASETS:
         raise DatasetError(
-            f"unknown dataset {name!r}; known: {', '.join(KNOWN_DATASETS)}. "
+            f"unknown dataset {name!r}; known: {', '.join(DATASETS)}. "
             "For your own images use load_image_folder(path)."
         )
     return key
@@ -160,15 +144,15 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, source: s
     key = canonical_name(name)
     if source not in ("auto", "local", "tfds"):
         raise ValueError(f"source must be 'auto', 'local' or 'tfds', not {source!r}")
-    candidates, tfds_name = KNOWN_DATASETS[key]
-    class_names = CIFAR10_CLASSES if key == "cifar10" else FASHION_MNIST_CLASSES
+    info = DATASETS[key]
+    candidates, tfds_name, class_names = info.local_names, info.tfds_name, list(info.class_names)
     if source != "tfds":
         data_dir = data_dir or os.environ.get(DATA_ENV)
         roots = [Path(data_dir)] if data_dir else []
         if data_dir and not Path(data_dir).exists():
             raise DatasetError(f"data directory {data_dir} does not exist")
         searched = []
-        for folder in [root / candidate for root in roots for candidate in candidates] + SYSTEM_DIRS.get(key, []):
+        for folder in [root / candidate for root in roots for candidate in candidates] + list(info.system_dirs):
             searched.append(str(folder))
             if folder.exists():  # checked before caching, so the cache only ever holds verified or warned-of pixels
                 data = _cached(folder, lambda p: check_pixels(key, _read_local(p, class_names), p))
@@ -185,7 +169,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, source: s
 def check_pixels(key: str, data: ImageData, origin) -> ImageData:
     """Refuse a known copy whose pixels differ from the verified ones; warn for copies we cannot verify."""
     fingerprint = pixel_fingerprint(data.images)
-    known = VERIFIED_PIXELS.get(key, {})
+    known = dict(DATASETS[key].verified_pixels)
     if fingerprint in known:
         return data
     # every Fashion-MNIST copy holds the IDX pixels; of CIFAR-10 only the JPEG tar's are known
