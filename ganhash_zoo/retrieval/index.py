@@ -131,12 +131,11 @@ class HammingIndex:
                              "Build it with a larger radius, or use kind='flat'")
         # FAISS's binary range search keeps distances < radius: ask for radius + 1
         lims, distances, rows = self.faiss_index.range_search(packed, int(radius) + 1)
-        results = []
-        for q in range(len(packed)):
-            d, r = distances[lims[q]:lims[q + 1]], rows[lims[q]:lims[q + 1]]
-            order = np.lexsort((r, d))
-            results.append((self._ids_of(r[order]), d[order].astype(np.int64)))
-        return results
+        lims = lims.astype(np.int64)
+        query_of = np.repeat(np.arange(len(packed)), np.diff(lims))
+        order = np.lexsort((rows, distances, query_of))  # one sort for all queries: by query, distance, row
+        ids, distances = self._ids_of(rows[order]), distances[order].astype(np.int64)
+        return [(ids[lims[q]:lims[q + 1]], distances[lims[q]:lims[q + 1]]) for q in range(len(packed))]
 
     # -- model identity -------------------------------------------------------
     def check_model(self, model: dict) -> None:
