@@ -35,6 +35,7 @@ CHECKPOINT = "checkpoint.weights.h5"  # Keras saves the players' optimizers with
 STATE = "state.json"
 RUN_CONFIG = "run.json"
 RESULTS = "results.json"
+STAGE_PREFIX = "stage"  # FakeReg trains its GAN in stage1/ before the hasher
 # run.json fields that must match to resume a run (the others may change between sessions)
 ARCHITECTURE_FIELDS = ("method", "dataset", "protocol", "bits", "width", "batch_size", "seed", "max_unlabeled",
                        "mixed_precision")
@@ -182,9 +183,14 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0
 
 
 def seconds_so_far(out: Path) -> float:
-    """Training seconds recorded by earlier, interrupted runs in ``out``."""
-    state_file = out / STATE
-    return float(json.loads(state_file.read_text()).get("train_seconds", 0.0)) if state_file.exists() else 0.0
+    """Training seconds recorded by earlier, interrupted runs in ``out`` or its stage folders.
+
+    The clock is shared by every stage, so the latest checkpoint holds the largest count; a
+    FakeReg run resumed after its GAN stage must start from the stage's count, not from zero.
+    """
+    states = [out / STATE, *(folder / STATE for folder in out.glob(f"{STAGE_PREFIX}*"))]
+    return max((float(json.loads(s.read_text()).get("train_seconds", 0.0)) for s in states if s.exists()),
+               default=0.0)
 
 
 def epochs_done(out: Path) -> int:
@@ -295,7 +301,7 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
         return epochs_done(folder) >= epochs
 
     if config.method == "fakereg":  # stage 1: the GAN whose fakes regularise stage 2
-        gan_dir = out / "stage1"
+        gan_dir = out / f"{STAGE_PREFIX}1"
         gan_dir.mkdir(exist_ok=True)
         gan = FakeRegGAN(image_shape=image_shape, width=config.width, seed=config.seed)
         gan.compile(learning_rate=config.learning_rate)
