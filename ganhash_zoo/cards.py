@@ -172,7 +172,7 @@ the figures are those of the last checkpoint, which is the one released.
 
 ## Training
 
-    {training.get('command', entry.train_command)} --data-dir DATA --out runs/{entry.name}
+    {entry.train_command('DATA')}
 
 Keras backend {training.get('backend', '?')}, mixed precision {training.get('mixed_precision') or 'off'},
 seed {entry.seed}, {_training_data(entry)};

@@ -20,7 +20,8 @@ from .registry import (UnknownModelError, WeightIntegrityError, WeightsNotAvaila
                        list_models, registry)
 from .retrieval import Evaluator, HammingIndex, IndexMismatchError
 from .retrieval.plots import plot_search_grid
-from .training import TrainConfig, train
+from .config import TrainConfig
+from .training import train
 from .zoo import load, load_run
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -262,7 +263,7 @@ def _cmd_train(args):
 
 
 def add_train_arguments(p):
-    p.add_argument("method", choices=["hashgan", "uspah", "dshgan", "fakereg", "ssah"])
+    p.add_argument("method", choices=list(METHODS))
     p.add_argument("--dataset", default="cifar10", help="cifar10 or fashion_mnist")
     p.add_argument("--protocol", default=None, help="split protocol (default: the method's paper protocol)")
     p.add_argument("--bits", type=int, default=48)

@@ -1,6 +1,6 @@
-"""The zoo's training plan: the order planned models are trained in, and each one's recipe.
+"""Each planned model's recipe: the TrainConfig the zoo trains it with.
 
-A recipe is the :class:`~ganhash_zoo.training.TrainConfig` of a model, set
+A recipe is the :class:`~ganhash_zoo.config.TrainConfig` of a model, set
 per (method, dataset) and shared by every bit length. Recipes are chosen on
 the protocol's validation split (``val_mAP`` in each run's log), never on the
 queries; each released run records its own in the registry and its card.
@@ -12,10 +12,7 @@ can raise ``width`` and ``epochs`` and set ``mixed_precision``.
 
 from __future__ import annotations
 
-import fnmatch
-
-from .training import TrainConfig
-from .registry import CIFAR10_BITS, registry
+from .config import TrainConfig
 
 RECIPES = {
     # cifar10-54k: 4,500 labelled images per epoch (+ as many again in the semi-supervised stream)
@@ -29,26 +26,8 @@ RECIPES = {
     **{(method, "fashion_mnist"): dict(epochs=10, width=16, learning_rate=1e-3, max_unlabeled=12000, eval_every=1)
        for method in ("hashgan", "uspah", "dshgan", "fakereg", "ssah")},
 }
-METHOD_ORDER = ("hashgan", "uspah", "dshgan", "fakereg", "ssah")
-CIFAR10_BIT_ORDER = (48, 32, 64, 16)
-assert sorted(CIFAR10_BIT_ORDER) == sorted(CIFAR10_BITS)
 
 
-def recipe(name: str) -> TrainConfig:
-    """The TrainConfig the zoo trains a planned model with."""
-    entry = registry()[name]
-    return TrainConfig(entry.method, entry.dataset, entry.protocol, entry.bits, **RECIPES[entry.method, entry.dataset])
-
-
-def zoo_order() -> list[str]:
-    """Every planned model: CIFAR-10 at 48 bits for each method, then 32, 64 and 16 bits, then Fashion-MNIST."""
-    entries = registry()
-    cifar = [f"{m}-cifar10-{b}bit" for b in CIFAR10_BIT_ORDER for m in METHOD_ORDER]
-    rest = sorted((n for n in entries if n not in cifar), key=lambda n: METHOD_ORDER.index(entries[n].method))
-    return cifar + rest
-
-
-def planned_unreleased(patterns=("*",)) -> list[str]:
-    """Names in zoo order that match any glob in ``patterns`` and have no released weights."""
-    entries = registry()
-    return [n for n in zoo_order() if not entries[n].released and any(fnmatch.fnmatch(n, p) for p in patterns)]
+def recipe(method: str, dataset: str, protocol: str, bits: int) -> TrainConfig:
+    """The TrainConfig the zoo trains ``method`` on ``dataset`` at ``bits`` with."""
+    return TrainConfig(method, dataset, protocol, bits, **RECIPES[method, dataset])

@@ -20,8 +20,10 @@ from importlib import resources
 from pathlib import Path
 
 from . import papers
+from .config import TrainConfig
 from .datasets.catalogue import IMAGE_SHAPES, model_name
 from .datasets.protocols import get_protocol
+from .recipes import recipe
 
 WEIGHTS_ENV = "GANHASH_ZOO_WEIGHTS"
 HUB_ORG = "ganhash-zoo"
@@ -70,9 +72,14 @@ class ModelEntry:
         return papers.METHODS[self.method]
 
     @property
-    def train_command(self) -> str:
-        return (f"python scripts/train.py {self.method} --dataset {self.dataset} "
-                f"--protocol {self.protocol} --bits {self.bits} --out runs/{self.name}")
+    def recipe(self) -> TrainConfig:
+        """How the zoo trains (or trained) this model: ganhash_zoo/recipes.py."""
+        return recipe(self.method, self.dataset, self.protocol, self.bits)
+
+    def train_command(self, data_dir: str | None = None) -> str:
+        """The command that trains this model with its recipe (the one it was released with) into runs/NAME."""
+        data = f" --data-dir {data_dir}" if data_dir else ""
+        return f"{self.training.get('command') or self.recipe.command()}{data} --out runs/{self.name}"
 
     def to_dict(self) -> dict:
         paper = self.paper
@@ -81,7 +88,7 @@ class ModelEntry:
             "protocol": self.protocol, "paper": f"{paper['authors']}, \"{paper['title']}\", {paper['venue']}",
             "learning": paper["learning"], "released": self.released, "hub_repo": self.hub_repo,
             "revision": self.revision, "seed": self.seed, "files": self.files, "metrics": self.metrics,
-            "baselines": self.baselines, "training": self.training, "train_command": self.train_command,
+            "baselines": self.baselines, "training": self.training, "train_command": self.train_command(),
         }
 
 

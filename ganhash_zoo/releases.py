@@ -23,6 +23,16 @@ WEIGHTS_BUDGET_BYTES = 40 * 2**20  # weights/ ships in the repository and its wh
 TRAINING_KEYS = ("command", "epochs", "batch_size", "width", "learning_rate", "max_unlabeled", "gan_epochs",
                  "mixed_precision", "backend", "hardware", "train_images", "images_seen", "train_seconds",
                  "images_per_second", "split", "validation_curve")
+
+
+class BelowBarError(ValueError):
+    """A finished run that does not meet the release bar; ``shortfalls`` says where."""
+
+    def __init__(self, name: str, shortfalls: list[str]):
+        super().__init__(f"{name} is below the release bar: {'; '.join(shortfalls)}")
+        self.shortfalls = shortfalls
+
+
 def _write_json_atomic(path: Path, data) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -51,7 +61,7 @@ def release_run(run_dir, weights_dir, released_path, overwrite: bool = False, re
         raise ValueError(f"{name} is released under {entry.protocol}, but the run used {results['protocol']}")
     shortfalls = quality_shortfalls(results) if require_bar else []
     if shortfalls:
-        raise ValueError(f"{name} is below the release bar: {'; '.join(shortfalls)}")
+        raise BelowBarError(name, shortfalls)
     released = read_released(released_path)
     target = weights_dir / name
     if (name in released or target.exists()) and not overwrite:

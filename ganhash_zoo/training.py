@@ -19,16 +19,16 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from . import papers
 from .baselines import ITQ, LSH
+from .config import ARCHITECTURE_FIELDS, TrainConfig
 from .datasets import get_protocol, load_dataset, load_split
 from .export import load_encoder, save_encoder
-from .datasets.catalogue import IMAGE_SHAPES, model_name
+from .datasets.catalogue import IMAGE_SHAPES
 from .retrieval import Evaluator
 
 CHECKPOINT = "checkpoint.weights.h5"  # Keras saves the players' optimizers with the weights
@@ -36,67 +36,6 @@ STATE = "state.json"
 RUN_CONFIG = "run.json"
 RESULTS = "results.json"
 STAGE_PREFIX = "stage"  # FakeReg trains its GAN in stage1/ before the hasher
-# run.json fields that must match to resume a run (the others may change between sessions)
-ARCHITECTURE_FIELDS = ("method", "dataset", "protocol", "bits", "width", "batch_size", "seed", "max_unlabeled",
-                       "mixed_precision")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides a training run; the CLI, recipes, results.json and cards share it."""
-
-    method: str
-    dataset: str
-    protocol: str
-    bits: int
-    epochs: int = 10
-    batch_size: int = 128
-    width: int = 64
-    learning_rate: float = 2e-4
-    seed: int = 0
-    mixed_precision: str | None = None
-    max_unlabeled: int | None = None
-    gan_epochs: int | None = None
-    eval_every: int = 2
-
-    def __post_init__(self):
-        for name in ("bits", "epochs", "batch_size", "width", "eval_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.mixed_precision not in (None, "bfloat16", "float16"):
-            raise ValueError(f"mixed_precision must be bfloat16, float16 or None, got {self.mixed_precision!r}")
-
-    @property
-    def name(self) -> str:
-        """The registry name this run would be released under."""
-        return model_name(self.method, self.dataset, self.bits)
-
-    def cli_args(self) -> list[str]:
-        """The ``train`` arguments that rebuild this config (defaults of optional settings left out)."""
-        args = [self.method, "--dataset", self.dataset, "--protocol", self.protocol, "--bits", str(self.bits),
-                "--epochs", str(self.epochs), "--batch-size", str(self.batch_size), "--width", str(self.width),
-                "--learning-rate", f"{self.learning_rate:g}"]
-        for flag, value in (("--gan-epochs", self.gan_epochs), ("--max-unlabeled", self.max_unlabeled),
-                            ("--mixed-precision", self.mixed_precision)):
-            if value:
-                args += [flag, str(value)]
-        return args + ["--seed", str(self.seed)]
-
-    def command(self) -> str:
-        """The ``scripts/train.py`` line that reruns this training (data and output folders left to the user)."""
-        return " ".join(["python scripts/train.py", *self.cli_args()])
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
 class RunMismatchError(ValueError):
     """A run folder holds a run of another configuration than the one asked for."""
 
@@ -239,13 +178,12 @@ def training_images(config: TrainConfig, data, split) -> np.ndarray:
     return data.images[pool]
 
 
-def images_seen(config: TrainConfig, pool_size: int, labeled_size: int) -> int:
+def images_seen(method, config: TrainConfig, pool_size: int, labeled_size: int) -> int:
     """Images fed through training: semi-supervised steps take a labelled and an unlabelled batch."""
-    learning = papers.METHODS[config.method]["fit_data"]
-    if learning == "supervised":
-        gan = pool_size * (config.gan_epochs or config.epochs) if config.method == "fakereg" else 0
-        return labeled_size * config.epochs + gan
-    return pool_size * config.epochs * (2 if learning == "semi-supervised" else 1)
+    first_stage = pool_size * (config.gan_epochs or config.epochs) if method.first_stage else 0
+    if method.learning == "supervised":
+        return labeled_size * config.epochs + first_stage
+    return first_stage + pool_size * config.epochs * (2 if method.learning == "semi-supervised" else 1)
 
 
 def check_config(config: TrainConfig) -> None:
@@ -270,7 +208,7 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     """
     import keras
 
-    from .methods import METHODS, FakeRegGAN, fit_inputs  # Keras, imported only when training starts
+    from .methods import METHODS  # Keras, imported only when training starts
 
     check_config(config)
     out = Path(out)
@@ -280,49 +218,57 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
         keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
     keras.utils.set_random_seed(config.seed)
     split = load_split(config.protocol, data)
-    image_shape = data.images.shape[1:]
     images = training_images(config, data, split)
+    method = METHODS[config.method]
+    run = ResumableFit(config, verbose, stop_by, seconds_so_far(out))
 
-    kwargs = dict(bits=config.bits, image_shape=image_shape, width=config.width, seed=config.seed)
-    if config.method in ("dshgan", "fakereg", "ssah"):
+    kwargs = dict(bits=config.bits, image_shape=data.images.shape[1:], width=config.width, seed=config.seed)
+    if method.needs_labels():
         kwargs["num_classes"] = len(data.class_names)
-    earlier, started = seconds_so_far(out), time.time()
-
-    def clock():  # training seconds of this run folder, across resumptions
-        return round(earlier + time.time() - started, 1)
-
-    def fit(model, folder, epochs, evaluator, make_inputs):
-        """Fit from the folder's checkpoint to ``epochs``; False when stopped early (the run is resumable)."""
-        done = restore(model, folder)
-        if done < epochs:
-            args, kw = make_inputs(done)  # data order depends on (seed, epoch): a resumed run repeats it
-            model.fit(*args, epochs=epochs, initial_epoch=done, verbose=verbose,
-                      callbacks=make_callbacks(model, folder, evaluator, config.eval_every, clock, stop_by), **kw)
-        return epochs_done(folder) >= epochs
-
-    if config.method == "fakereg":  # stage 1: the GAN whose fakes regularise stage 2
-        gan_dir = out / f"{STAGE_PREFIX}1"
-        gan_dir.mkdir(exist_ok=True)
-        gan = FakeRegGAN(image_shape=image_shape, width=config.width, seed=config.seed)
-        gan.compile(learning_rate=config.learning_rate)
-        def gan_inputs(done):
-            return fit_inputs("unsupervised", images, None, None, config.batch_size, config.seed, done)
-
-        if not fit(gan, gan_dir, config.gan_epochs or config.epochs, None, gan_inputs):
-            return {"name": config.name, "status": "paused", "stage": "gan", "epochs_done": epochs_done(gan_dir)}
-        kwargs["generator"] = gan.generator
-    model = METHODS[config.method](**kwargs).prepare(images, seed=config.seed)
+    if method.first_stage:  # e.g. FakeReg's GAN, whose fakes regularise the hasher
+        stage_dir = out / f"{STAGE_PREFIX}1"
+        stage_dir.mkdir(exist_ok=True)
+        stage = method.first_stage(image_shape=kwargs["image_shape"], width=config.width, seed=config.seed)
+        stage.compile(learning_rate=config.learning_rate)
+        if not run.fit(stage, stage_dir, config.gan_epochs or config.epochs, None,
+                       lambda done: stage.fit_inputs(images, None, None, config.batch_size, config.seed, done)):
+            return {"name": config.name, "status": "paused", "stage": "gan", "epochs_done": epochs_done(stage_dir)}
+        kwargs.update(method.from_first_stage(stage))
+    model = method(**kwargs).prepare(images, seed=config.seed)
     model.compile(learning_rate=config.learning_rate)
     val = Evaluator(data.images[split.val], data.labels[split.val], data.images[split.train],
                     data.labels[split.train], cutoffs=(None,), protocol=f"{config.protocol}/val")
-
-    def model_inputs(done):
-        return model.fit_inputs(images, data.images[split.train], data.labels[split.train], config.batch_size,
-                                config.seed, done)
-
-    if not fit(model, out, config.epochs, val, model_inputs):
+    labeled, labels = data.images[split.train], data.labels[split.train]
+    if not run.fit(model, out, config.epochs, val,
+                   lambda done: model.fit_inputs(images, labeled, labels, config.batch_size, config.seed, done)):
         return {"name": config.name, "status": "paused", "epochs_done": epochs_done(out)}
-    train_seconds = clock()
+    seconds = run.clock()
+    return finish(config, method, model, out, data, split, images, seconds)
+
+
+class ResumableFit:
+    """``fit`` from a folder's checkpoint, with one clock of training seconds across stages and resumptions."""
+
+    def __init__(self, config: TrainConfig, verbose: int, stop_by: float | None, earlier_seconds: float):
+        self.config, self.verbose, self.stop_by = config, verbose, stop_by
+        self.earlier, self.started = earlier_seconds, time.time()
+
+    def clock(self) -> float:
+        return round(self.earlier + time.time() - self.started, 1)
+
+    def fit(self, model, folder: Path, epochs: int, evaluator, make_inputs) -> bool:
+        """Fit to ``epochs``; False when stopped early (the run is resumable)."""
+        done = restore(model, folder)
+        if done < epochs:
+            args, kw = make_inputs(done)  # data order depends on (seed, epoch): a resumed run repeats it
+            callbacks = make_callbacks(model, folder, evaluator, self.config.eval_every, self.clock, self.stop_by)
+            model.fit(*args, epochs=epochs, initial_epoch=done, verbose=self.verbose, callbacks=callbacks, **kw)
+        return epochs_done(folder) >= epochs
+
+
+def finish(config: TrainConfig, method, model, out: Path, data, split, images, train_seconds: float) -> dict:
+    """Export the encoder, measure the shipped weights and LSH/ITQ on the test split, write results.json."""
+    import keras
 
     test = Evaluator.from_split(data, split)
     files = save_encoder(model.encoder, out / "encoder", {
@@ -333,7 +279,7 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     result = test.evaluate(load_encoder(out / "encoder"), name=f"{config.method}-{config.bits}bit")
     baselines = {b.name: test.evaluate(b(config.bits, seed=config.seed).fit(images), name=b.name).metrics
                  for b in (LSH, ITQ)}
-    seen = images_seen(config, len(images), len(split.train))
+    seen = images_seen(method, config, len(images), len(split.train))
     summary = {
         "name": config.name, "status": "finished", **config.to_dict(),
         "split": split.summary(), "backend": keras.backend.backend(), "hardware": describe_hardware(),

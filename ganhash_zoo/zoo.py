@@ -25,7 +25,7 @@ def resolve_weights(entry: ModelEntry) -> Path:
     if not entry.released:
         raise WeightsNotAvailableError(
             f"{entry.name} is in the registry but its weights are not released yet. "
-            f"Train it yourself with:\n  {entry.train_command}\n"
+            f"Train it yourself with:\n  {entry.train_command()}\n"
             f"then load the run with ganhash_zoo.load_run('runs/{entry.name}')."
         )
     bundled = bundled_weights_dir() / entry.name

@@ -42,6 +42,14 @@ def images_per_second(model, args, kwargs, per_step: int, steps: int) -> float:
     return per_step * steps / (time.perf_counter() - start)
 
 
+def benchmarked_models() -> dict:
+    """Name -> class of every registered method and of each method's first stage (e.g. fakereg-gan)."""
+    from ganhash_zoo.methods import METHODS
+
+    stages = {cls.first_stage.method_name: cls.first_stage for cls in METHODS.values() if cls.first_stage}
+    return {**stages, **METHODS}
+
+
 def measure(name: str, config: str, args) -> float:
     """Images/s of one method (or "encoder", the baseline) under one configuration, in this process."""
     import keras
@@ -50,7 +58,7 @@ def measure(name: str, config: str, args) -> float:
     if precision:
         keras.mixed_precision.set_global_policy(f"mixed_{precision}")
     keras.utils.set_random_seed(0)
-    from ganhash_zoo.methods import METHODS, FakeRegGAN
+    from ganhash_zoo.methods import GANHasher
     from ganhash_zoo.nets import dcgan_backbone
     from ganhash_zoo.nets.backbones import build_encoder
 
@@ -63,14 +71,13 @@ def measure(name: str, config: str, args) -> float:
         targets = np.tanh(rng.normal(size=(n, args.bits))).astype("float32")
         return images_per_second(encoder, (images, targets), {"batch_size": args.batch_size}, args.batch_size,
                                  args.steps)
-    kwargs = dict(bits=args.bits, image_shape=shape, width=args.width, seed=0)
-    if name == "fakereg-gan":
-        model = FakeRegGAN(image_shape=shape, width=args.width, seed=0)
-    else:
-        cls = METHODS[name]
-        if "fused_passes" in inspect.signature(cls.__init__).parameters:
-            kwargs["fused_passes"] = fused
-        model = cls(**kwargs)
+    cls = benchmarked_models()[name]
+    kwargs = dict(image_shape=shape, width=args.width, seed=0)
+    if issubclass(cls, GANHasher):
+        kwargs["bits"] = args.bits
+    if "fused_passes" in inspect.signature(cls.__init__).parameters:
+        kwargs["fused_passes"] = fused
+    model = cls(**kwargs)
     model.prepare(images[:512])
     model.compile(learning_rate=2e-4, jit_compile=xla)
     fit_args, fit_kwargs = model.fit_inputs(images, images, rng.integers(0, 10, n), args.batch_size)
@@ -85,8 +92,7 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per measurement")
-    parser.add_argument("--methods", nargs="*", default=["hashgan", "uspah", "dshgan", "fakereg-gan", "fakereg",
-                                                         "ssah"])
+    parser.add_argument("--methods", nargs="*", help="default: every method and first stage (fakereg-gan)")
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds over every (method, configuration); each row keeps its best round")
@@ -97,6 +103,8 @@ def main(argv=None):
         return
 
     import keras
+
+    args.methods = args.methods or list(benchmarked_models())
 
     def run(name, config):
         child = [sys.executable, __file__, "--measure", name, config, "--dataset", args.dataset, "--bits",

@@ -84,7 +84,8 @@ def fashion_task(fashion):
 @pytest.fixture(scope="session")
 def finished_run(fashion, tmp_path_factory):
     """A real (tiny) fakereg training on Fashion-MNIST, interrupted after one epoch and resumed for a second."""
-    from ganhash_zoo.training import TrainConfig, train
+    from ganhash_zoo.config import TrainConfig
+    from ganhash_zoo.training import train
 
     out = tmp_path_factory.mktemp("runs") / "fakereg-fashion-mnist-48bit"
     common = dict(method="fakereg", dataset="fashion_mnist", protocol="fashion_mnist-59k", bits=48, width=8,

@@ -120,3 +120,18 @@ def test_fused_and_separate_steps_report_the_same_finite_losses(name):
     assert histories[True].keys() == histories[False].keys()
     for key in histories[True]:
         assert np.isfinite(histories[True][key][-1]) and np.isfinite(histories[False][key][-1]), key
+
+
+def test_every_paper_has_one_registered_method_that_carries_its_facts():
+    """Training, the CLI, the benchmark and these tests find methods in METHODS, filled by @register_method."""
+    from ganhash_zoo import papers
+    from ganhash_zoo.methods import FakeRegGAN, GANHasher, register_method
+
+    assert list(METHODS) == list(papers.METHODS)
+    for name, cls in METHODS.items():
+        assert cls.method_name == name and cls.learning == papers.METHODS[name]["fit_data"]
+        assert cls.needs_labels() == (name in ("dshgan", "fakereg", "ssah"))
+    assert [n for n, cls in METHODS.items() if cls.first_stage] == ["fakereg"]
+    assert METHODS["fakereg"].first_stage is FakeRegGAN and not hasattr(FakeRegGAN, "bits")
+    with pytest.raises(ValueError, match="no entry in papers.METHODS"):
+        register_method(type("Sixth", (GANHasher,), {"method_name": "sixth"}))

@@ -131,7 +131,8 @@ def test_released_model_reproduces_its_registry_figures(name, request):
 
 
 def test_resuming_with_other_settings_is_refused_before_anything_changes(finished_run):
-    from ganhash_zoo.training import RunMismatchError, TrainConfig, train
+    from ganhash_zoo.config import TrainConfig
+    from ganhash_zoo.training import RunMismatchError, train
 
     out = finished_run["out"]
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
@@ -142,7 +143,8 @@ def test_resuming_with_other_settings_is_refused_before_anything_changes(finishe
 
 
 def test_training_budget_pauses_at_a_checkpoint_and_the_run_resumes(fashion, tmp_path):
-    from ganhash_zoo.training import TrainConfig, train
+    from ganhash_zoo.config import TrainConfig
+    from ganhash_zoo.training import train
 
     config = TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 16, epochs=2, width=8, max_unlabeled=256,
                          eval_every=1)
@@ -162,7 +164,8 @@ def test_training_budget_pauses_at_a_checkpoint_and_the_run_resumes(fashion, tmp
 
 
 def test_bad_training_arguments_leave_no_run_folder(tmp_path):
-    from ganhash_zoo.training import TrainConfig, train
+    from ganhash_zoo.config import TrainConfig
+    from ganhash_zoo.training import train
 
     with pytest.raises(ValueError, match="bits must be a positive integer"):
         TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 0)
@@ -185,7 +188,8 @@ def test_a_run_stopped_at_a_checkpoint_resumes_to_the_uninterrupted_weights(meth
     """Killed mid-epoch, a run restarts from its last checkpoint; stopped there, the resumed run draws the
     same batches, noise and augmentations (seed states and step counter are checkpointed) and ends with
     exactly the weights of an uninterrupted run (TensorFlow op determinism is on, conftest.py)."""
-    from ganhash_zoo.training import TrainConfig, train
+    from ganhash_zoo.config import TrainConfig
+    from ganhash_zoo.training import train
 
     config = TrainConfig(method, "fashion_mnist", "fashion_mnist-59k", 16, epochs=2, width=8, max_unlabeled=256,
                          eval_every=2)
@@ -208,7 +212,7 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint_to_the_same_wei
     import subprocess
     import sys
 
-    from ganhash_zoo.training import TrainConfig
+    from ganhash_zoo.config import TrainConfig
 
     config = TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 16, epochs=3, width=8, max_unlabeled=2048,
                          eval_every=3)
@@ -239,7 +243,8 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint_to_the_same_wei
 
 def test_missing_data_dir_leaves_no_run_folder(tmp_path):
     from ganhash_zoo.datasets import DatasetError
-    from ganhash_zoo.training import TrainConfig, train
+    from ganhash_zoo.config import TrainConfig
+    from ganhash_zoo.training import train
 
     with pytest.raises(DatasetError, match="does not exist"):
         train(TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 16), out=tmp_path / "run",

@@ -13,7 +13,7 @@ import numpy as np
 os.environ["KERAS_BACKEND"] = "torch"
 import keras  # noqa: E402
 
-from ganhash_zoo.methods import METHODS, FakeRegGAN  # noqa: E402
+from ganhash_zoo.methods import METHODS  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from method_fixtures import build_model, fit_once, probe_images, tiny_data  # noqa: E402
@@ -34,10 +34,11 @@ def main(weights_dir, out_json):
             "losses": losses,
             "codes_from_tf_weights": keras.ops.convert_to_numpy(fresh.encoder(probe_images())).tolist(),
         }
-    gan = FakeRegGAN(image_shape=(28, 28, 1), width=8, seed=0)
-    gan.compile()
-    report["fakereg-gan"] = {"losses": {k: float(v[-1]) for k, v in gan.fit(x, batch_size=16, epochs=1,
-                                                                           verbose=0).history.items()}}
+    for stage_class in {cls.first_stage for cls in METHODS.values() if cls.first_stage}:
+        stage = stage_class(image_shape=(28, 28, 1), width=8, seed=0)
+        stage.compile()
+        history = stage.fit(x, batch_size=16, epochs=1, verbose=0)
+        report[stage.method_name] = {"losses": {k: float(v[-1]) for k, v in history.history.items()}}
     with open(out_json, "w") as f:
         json.dump(report, f)
 

@@ -1,11 +1,17 @@
 """The five GAN hashing methods, each a ``keras.Model`` trained with ``fit``.
 
-``METHODS`` maps a method name to its class; ``LEARNING`` says what data
-``fit`` takes: ``"unsupervised"`` (images), ``"supervised"`` (images,
-labels) or ``"semi-supervised"`` (SemiSupervisedBatches, or images, labels).
+Each method module registers its class with ``@register_method``; importing
+them here fills ``METHODS`` (method name -> class). A class carries what
+training, the CLI, the benchmark and the tests need to know about it:
+``learning`` (what ``fit`` takes: ``"unsupervised"`` images,
+``"supervised"`` images and labels, ``"semi-supervised"``
+SemiSupervisedBatches or images and labels), ``needs_labels()``,
+``first_stage`` (a model fitted before it), and the ``prepare`` and
+``fit_inputs`` hooks.
 """
 
-from .base import GANHasher
+from . import hashgan, uspah, dshgan, fakereg, ssah  # noqa: F401  each registers its method (paper order)
+from .base import METHODS, AdversarialModel, GANHasher, register_method
 from .data import SemiSupervisedBatches, ShuffledBatches, fit_inputs
 from .dshgan import DSHGAN
 from .fakereg import FakeReg, FakeRegGAN
@@ -13,8 +19,5 @@ from .hashgan import HashGAN
 from .ssah import SSAH
 from .uspah import USPAH
 
-METHODS = {"hashgan": HashGAN, "uspah": USPAH, "dshgan": DSHGAN, "fakereg": FakeReg, "ssah": SSAH}
-LEARNING = {name: cls.learning for name, cls in METHODS.items()}
-
-__all__ = ["DSHGAN", "FakeReg", "FakeRegGAN", "GANHasher", "HashGAN", "LEARNING", "METHODS", "SSAH",
-           "SemiSupervisedBatches", "ShuffledBatches", "USPAH", "fit_inputs"]
+__all__ = ["AdversarialModel", "DSHGAN", "FakeReg", "FakeRegGAN", "GANHasher", "HashGAN", "METHODS", "SSAH",
+           "SemiSupervisedBatches", "ShuffledBatches", "USPAH", "fit_inputs", "register_method"]

@@ -1,6 +1,8 @@
 """What every GAN hasher shares: players with their own optimizers, fit plumbing, config.
 
-A method subclasses :class:`GANHasher`, builds its networks in ``__init__``,
+A method subclasses :class:`GANHasher` (a GAN that is not a hasher, such as
+FakeReg's first stage, subclasses :class:`AdversarialModel`), is decorated
+with :func:`register_method`, builds its networks in ``__init__``,
 names its players in ``players()`` (player -> networks it updates) and
 writes ``train_step`` as a sequence of ``self.update(player, loss_fn)``.
 Keras 3's pitfalls for GAN training are handled here once:
@@ -29,27 +31,41 @@ from .data import fit_inputs
 from .gradients import apply_gradients, value_and_gradients
 
 
-class GANHasher(keras.Model):
-    """Base class: ``self.encoder`` maps images in [0, 255] to codes in [-1, 1]."""
+METHODS: dict[str, type] = {}  # method name -> class, filled by @register_method
+LEARNING_KINDS = ("unsupervised", "supervised", "semi-supervised")
 
-    method_name = "base"
-    learning = "unsupervised"  # what fit() learns from; a published method's comes from papers.METHODS
+
+def register_method(cls):
+    """Make ``cls`` a published method: training, the CLI, the benchmark and the tests find it in ``METHODS``.
+
+    Its kind of learning (what ``fit`` takes) is read from ``papers.METHODS``,
+    the plain-data record that model cards read without importing Keras; the
+    class is registered for Keras deserialisation under ``ganhash_zoo>``.
+    """
+    paper = papers.METHODS.get(cls.method_name)
+    if paper is None:
+        raise ValueError(f"{cls.__name__}.method_name {cls.method_name!r} has no entry in papers.METHODS")
+    if paper["fit_data"] not in LEARNING_KINDS:
+        raise ValueError(f"papers.METHODS[{cls.method_name!r}]['fit_data'] must be one of {LEARNING_KINDS}")
+    cls.learning = paper["fit_data"]
+    METHODS[cls.method_name] = cls
+    return keras.saving.register_keras_serializable("ganhash_zoo")(cls)
+
+
+class AdversarialModel(keras.Model):
+    """Players, each with its own optimizer, updated in turn by a custom ``train_step``."""
+
+    method_name = "adversarial"
+    learning = "unsupervised"  # what fit() learns from; a registered method's comes from papers.METHODS
     PLAYERS: tuple = ()  # player names, in update order
     LOGS: tuple = ()  # loss terms each train_step reports besides "<player>_loss"
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.method_name in papers.METHODS:  # stated once, in plain data that cards read without Keras
-            cls.learning = papers.METHODS[cls.method_name]["fit_data"]
-
-    def __init__(self, bits: int, image_shape=(32, 32, 3), width: int = 64, seed: int | None = None,
+    def __init__(self, image_shape=(32, 32, 3), width: int = 64, seed: int | None = None,
                  hparams: dict | None = None, **kwargs):
         super().__init__(**kwargs)
-        if int(bits) < 1:
-            raise ValueError(f"bits must be a positive integer, got {bits}")
         if len(image_shape) != 3:
             raise ValueError(f"image_shape must be (height, width, channels), got {image_shape}")
-        self.bits, self.image_shape, self.width, self.seed = int(bits), tuple(image_shape), int(width), seed
+        self.image_shape, self.width, self.seed = tuple(image_shape), int(width), seed
         self.hparams = dict(hparams or {})
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step_counter")
@@ -93,13 +109,6 @@ class GANHasher(keras.Model):
     def players(self) -> dict:
         """Player name -> list of networks whose trainable variables it updates."""
         raise NotImplementedError
-
-    @property
-    def encoder(self) -> keras.Model:
-        return self._encoder
-
-    def call(self, images, training=False):
-        return self.encoder(images, training=training)
 
     # -- training plumbing --------------------------------------------------
     def player_variables(self, player: str) -> list:
@@ -177,21 +186,60 @@ class GANHasher(keras.Model):
             unlabeled = ops.cast(unlabeled, "float32")
         return x, y, unlabeled
 
-    def random_bits(self, batch_size):
-        """Uniform random codes in {-1, +1}."""
-        u = keras.random.uniform((batch_size, self.bits), seed=self.seed_generator)
-        return ops.where(u > 0.5, 1.0, -1.0)
-
     def noise(self, batch_size, dim):
         return keras.random.normal((batch_size, dim), seed=self.seed_generator)
 
     # -- config ---------------------------------------------------------------
     def get_config(self):
         config = super().get_config()
-        config.update(bits=self.bits, image_shape=list(self.image_shape), width=self.width, seed=self.seed)
+        config.update(self.shape_config())
         config.update(self.hparams)
         return config
+
+    def shape_config(self) -> dict:
+        """The constructor arguments that fix the networks' shapes (with ``seed``)."""
+        return dict(image_shape=list(self.image_shape), width=self.width, seed=self.seed)
 
     def generated_sample(self, n: int = 16) -> np.ndarray:
         """``n`` images from the method's generator, for checks and figures."""
         raise NotImplementedError
+
+
+class GANHasher(AdversarialModel):
+    """A hashing method: ``self.encoder`` maps images in [0, 255] to ``bits`` codes in [-1, 1]."""
+
+    method_name = "hasher"
+    # a model fitted on the training images before this one (FakeReg's GAN), or None; its fitted
+    # instance becomes constructor arguments through from_first_stage()
+    first_stage: type | None = None
+
+    def __init__(self, bits: int, image_shape=(32, 32, 3), width: int = 64, seed: int | None = None,
+                 hparams: dict | None = None, **kwargs):
+        if int(bits) < 1:
+            raise ValueError(f"bits must be a positive integer, got {bits}")
+        super().__init__(image_shape, width, seed, hparams, **kwargs)
+        self.bits = int(bits)
+
+    @classmethod
+    def needs_labels(cls) -> bool:
+        return cls.learning != "unsupervised"
+
+    @classmethod
+    def from_first_stage(cls, first_stage_model) -> dict:
+        """Constructor arguments taken from the fitted ``first_stage`` model."""
+        return {}
+
+    @property
+    def encoder(self) -> keras.Model:
+        return self._encoder
+
+    def call(self, images, training=False):
+        return self.encoder(images, training=training)
+
+    def random_bits(self, batch_size):
+        """Uniform random codes in {-1, +1}."""
+        u = keras.random.uniform((batch_size, self.bits), seed=self.seed_generator)
+        return ops.where(u > 0.5, 1.0, -1.0)
+
+    def shape_config(self) -> dict:
+        return dict(bits=self.bits, **super().shape_config())

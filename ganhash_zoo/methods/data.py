@@ -82,7 +82,7 @@ class SemiSupervisedBatches(keras.utils.PyDataset):
 def fit_inputs(learning: str, unlabeled, labeled, labels, batch_size: int, seed: int = 0, start_epoch: int = 0):
     """``(args, kwargs)`` for ``model.fit`` with the data a method of this kind of learning takes.
 
-    ``learning`` is a value of ``ganhash_zoo.methods.LEARNING``; unsupervised
+    ``learning`` is a method's kind (``GANHasher.learning``); unsupervised
     methods see only ``unlabeled``, supervised ones ``labeled`` with ``labels``.
     """
     # the batches draw their own order from (seed, epoch); fit's shuffle would reorder them with Python's

@@ -25,18 +25,18 @@ from keras import layers, ops
 
 from .. import losses
 from ..nets import dcgan_backbone, dcgan_generator, mlp_head
-from .base import GANHasher
+from .base import AdversarialModel, GANHasher, register_method
 
 
 @keras.saving.register_keras_serializable("ganhash_zoo")
-class FakeRegGAN(GANHasher):
-    """Stage 1: a plain DCGAN whose generator stage 2 consumes (``bits`` is unused: 1)."""
+class FakeRegGAN(AdversarialModel):
+    """Stage 1: a plain DCGAN whose generator stage 2 consumes."""
 
     method_name = "fakereg-gan"
     PLAYERS = ("discriminator", "generator")
 
-    def __init__(self, bits=1, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=64, **kwargs):
-        super().__init__(bits, image_shape, width, seed, dict(noise_dim=noise_dim), **kwargs)
+    def __init__(self, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=64, **kwargs):
+        super().__init__(image_shape, width, seed, dict(noise_dim=noise_dim), **kwargs)
         self.generator = dcgan_generator(noise_dim, self.image_shape, width)
         trunk = dcgan_backbone(self.image_shape, width, name="d_trunk")
         inputs = keras.Input(self.image_shape)
@@ -45,10 +45,6 @@ class FakeRegGAN(GANHasher):
 
     def players(self):
         return {"discriminator": [self.discriminator], "generator": [self.generator]}
-
-    @property
-    def encoder(self):
-        raise AttributeError("FakeRegGAN is stage 1 (a GAN): the hashing encoder belongs to FakeReg")
 
     def call(self, noise, training=False):
         return self.generator(noise, training=training)
@@ -75,11 +71,12 @@ class FakeRegGAN(GANHasher):
         return self.track(logs)
 
 
-@keras.saving.register_keras_serializable("ganhash_zoo")
+@register_method
 class FakeReg(GANHasher):
     """Stage 2: supervised hashing + maximum entropy on the stage-1 generator's fakes."""
 
     method_name = "fakereg"
+    first_stage = FakeRegGAN
     PLAYERS = ("hasher",)
     LOGS = ("similarity", "classification", "quantization", "max_entropy")
 
@@ -102,6 +99,10 @@ class FakeReg(GANHasher):
         if self.generator.input_shape[-1] != noise_dim:
             raise ValueError(f"the stage-1 generator takes {self.generator.input_shape[-1]}-d noise, "
                              f"but noise_dim={noise_dim}")
+
+    @classmethod
+    def from_first_stage(cls, gan: FakeRegGAN) -> dict:
+        return {"generator": gan.generator}
 
     def players(self):
         return {"hasher": [self.hasher]}

@@ -37,10 +37,10 @@ from keras import layers, ops
 
 from .. import losses
 from ..nets import dcgan_backbone, dcgan_generator, mlp_head
-from .base import GANHasher
+from .base import GANHasher, register_method
 
 
-@keras.saving.register_keras_serializable("ganhash_zoo")
+@register_method
 class HashGAN(GANHasher):
     method_name = "hashgan"
     PLAYERS = ("encoder_discriminator", "generator")

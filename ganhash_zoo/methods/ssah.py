@@ -27,12 +27,12 @@ from .. import losses
 from ..nets import dcgan_backbone, mlp_head
 from ..nets.backbones import build_encoder
 from ..nets.warps import occlude, rotate, upsample_nearest
-from .base import GANHasher
+from .base import GANHasher, register_method
 
 GRIDS = (2, 4)  # occlusion scales: cells per side
 
 
-@keras.saving.register_keras_serializable("ganhash_zoo")
+@register_method
 class SSAH(GANHasher):
     method_name = "ssah"
     PLAYERS = ("hasher", "adversary")

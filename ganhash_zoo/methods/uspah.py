@@ -62,7 +62,7 @@ from keras import layers, ops
 from .. import losses
 from ..nets import dcgan_backbone, dcgan_generator, pair_discriminator
 from ..nets.backbones import build_encoder
-from .base import GANHasher
+from .base import GANHasher, register_method
 
 
 @keras.saving.register_keras_serializable("ganhash_zoo")
@@ -112,7 +112,7 @@ def semantic_similarity(features, neighbours: int, feature_weight: float, dissim
     return ops.where(ops.maximum(graph, ops.transpose(graph)) > 0, 1.0, dissimilar_target)
 
 
-@keras.saving.register_keras_serializable("ganhash_zoo")
+@register_method
 class USPAH(GANHasher):
     method_name = "uspah"
     PLAYERS = ("discriminator", "encoder", "generator")

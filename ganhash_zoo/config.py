@@ -1,0 +1,70 @@
+"""``TrainConfig``: everything that decides a training run, shared by the CLI, recipes, runs, releases and cards.
+
+Plain data (no Keras), so the registry can say how each planned model is trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from .datasets.catalogue import model_name
+
+# run.json fields that must match to resume a run (the others may change between sessions)
+ARCHITECTURE_FIELDS = ("method", "dataset", "protocol", "bits", "width", "batch_size", "seed", "max_unlabeled",
+                       "mixed_precision")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; the CLI, recipes, results.json and cards share it."""
+
+    method: str
+    dataset: str
+    protocol: str
+    bits: int
+    epochs: int = 10
+    batch_size: int = 128
+    width: int = 64
+    learning_rate: float = 2e-4
+    seed: int = 0
+    mixed_precision: str | None = None
+    max_unlabeled: int | None = None
+    gan_epochs: int | None = None
+    eval_every: int = 2
+
+    def __post_init__(self):
+        for name in ("bits", "epochs", "batch_size", "width", "eval_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.mixed_precision not in (None, "bfloat16", "float16"):
+            raise ValueError(f"mixed_precision must be bfloat16, float16 or None, got {self.mixed_precision!r}")
+
+    @property
+    def name(self) -> str:
+        """The registry name this run would be released under."""
+        return model_name(self.method, self.dataset, self.bits)
+
+    def cli_args(self) -> list[str]:
+        """The ``train`` arguments that rebuild this config (defaults of optional settings left out)."""
+        args = [self.method, "--dataset", self.dataset, "--protocol", self.protocol, "--bits", str(self.bits),
+                "--epochs", str(self.epochs), "--batch-size", str(self.batch_size), "--width", str(self.width),
+                "--learning-rate", f"{self.learning_rate:g}"]
+        for flag, value in (("--gan-epochs", self.gan_epochs), ("--max-unlabeled", self.max_unlabeled),
+                            ("--mixed-precision", self.mixed_precision)):
+            if value:
+                args += [flag, str(value)]
+        return args + ["--seed", str(self.seed)]
+
+    def command(self) -> str:
+        """The ``scripts/train.py`` line that reruns this training (data and output folders left to the user)."""
+        return " ".join(["python scripts/train.py", *self.cli_args()])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
