@@ -1,7 +1,7 @@
 """Training throughput of every method under each speed-up, against today's code path, in one run.
 
     python scripts/bench_methods.py --dataset cifar10 --bits 48 --width 32 --batch-size 128 --steps 10
-    KERAS_BACKEND=torch python scripts/bench_methods.py --configs fused fused+bf16 ...   # GPU machine
+    KERAS_BACKEND=torch python scripts/bench_methods.py --configs fused fused+bf16 ...   # on a GPU
 
 Configurations (each measured in its own process, since the precision policy is global):
 

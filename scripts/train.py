@@ -3,7 +3,7 @@
     python scripts/train.py hashgan --dataset cifar10 --protocol cifar10-59k --bits 48 --epochs 30 --out runs/x
 
 Interrupted runs continue from their last epoch when started again with the
-same --out. On the GPU machine: KERAS_BACKEND=torch, --mixed-precision bfloat16.
+same --out. On a GPU: KERAS_BACKEND=torch, --mixed-precision bfloat16.
 """
 
 import sys

@@ -13,6 +13,7 @@ SemiSupervisedBatches or images and labels), ``needs_labels()``,
 from . import hashgan, uspah, dshgan, fakereg, ssah  # noqa: F401  each registers its method (paper order)
 from .base import METHODS, AdversarialModel, GANHasher, register_method
 from .data import SemiSupervisedBatches, ShuffledBatches, fit_inputs
+from .gradients import TrainingBackendError
 from .dshgan import DSHGAN
 from .fakereg import FakeReg, FakeRegGAN
 from .hashgan import HashGAN
@@ -20,4 +21,5 @@ from .ssah import SSAH
 from .uspah import USPAH
 
 __all__ = ["AdversarialModel", "DSHGAN", "FakeReg", "FakeRegGAN", "GANHasher", "HashGAN", "METHODS", "SSAH",
-           "SemiSupervisedBatches", "ShuffledBatches", "USPAH", "fit_inputs", "register_method"]
+           "SemiSupervisedBatches", "ShuffledBatches", "TrainingBackendError", "USPAH", "fit_inputs",
+           "register_method"]

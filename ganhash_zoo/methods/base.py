@@ -28,7 +28,7 @@ from keras import ops
 
 from .. import papers
 from .data import fit_inputs
-from .gradients import apply_gradients, value_and_gradients
+from .gradients import apply_gradients, check_training_backend, value_and_gradients
 
 
 METHODS: dict[str, type] = {}  # method name -> class, filled by @register_method
@@ -116,6 +116,7 @@ class AdversarialModel(keras.Model):
 
     def compile(self, learning_rate: float = 2e-4, beta_1: float = 0.5, optimizers: dict | None = None, **kwargs):
         """One Adam (or the given optimizer) per player; extra kwargs go to ``keras.Model.compile``."""
+        check_training_backend(self.method_name)
         kwargs.setdefault("jit_compile", False)
         kwargs.setdefault("optimizer", None)  # players own their optimizers; no unused default
         super().compile(**kwargs)

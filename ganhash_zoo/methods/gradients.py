@@ -3,7 +3,10 @@
 Keras 3 has no backend-agnostic gradient API, and a GAN needs one gradient
 computation per player. TensorFlow records on a GradientTape; torch uses
 autograd and must apply updates under ``torch.no_grad()``. JAX is stateless
-and would need a different train_step shape; it is not supported.
+and would need every method's ``train_step`` rewritten around
+``stateless_call``: GAN training refuses it with :class:`TrainingBackendError`,
+while everything that only runs networks forward (encode, evaluate, search)
+and plain ``fit`` of the encoder alone work on JAX too.
 """
 
 from __future__ import annotations
@@ -11,8 +14,20 @@ from __future__ import annotations
 import keras
 
 BACKEND = keras.backend.backend()
-if BACKEND not in ("tensorflow", "torch"):
-    raise ImportError(f"ganhash_zoo trains on the tensorflow or torch backend, not {BACKEND!r}")
+TRAINING_BACKENDS = ("tensorflow", "torch")
+
+
+class TrainingBackendError(RuntimeError):
+    """GAN training was asked of a Keras backend this shim has no gradient call for."""
+
+
+def check_training_backend(what: str) -> None:
+    if BACKEND not in TRAINING_BACKENDS:
+        raise TrainingBackendError(
+            f"{what} trains each player with its own gradients, which ganhash_zoo computes on the "
+            f"{' or '.join(TRAINING_BACKENDS)} backend; Keras runs on {BACKEND!r} here. Set KERAS_BACKEND=tensorflow "
+            "(or torch) before importing keras to train or fine-tune the GAN. On this backend, encode, evaluate, "
+            "search and fine-tuning the encoder alone (hasher.encoder.compile(...); hasher.encoder.fit(...)) work.")
 
 
 def value_and_gradients(loss_fn, variables, optimizer):
