@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import BASELINES
+from .config import TrainConfig
 from .datasets import DatasetError, get_protocol, load_protocol
 from .datasets.catalogue import IMAGE_SHAPES, model_name
+from .files import check_new_output
 from .papers import FASHION_PROTOCOL, METHODS
 from .registry import (UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, info,
                        list_models, registry)
 from .retrieval import Evaluator, HammingIndex, IndexMismatchError
 from .retrieval.plots import plot_search_grid
-from .config import TrainConfig
 from .training import train
 from .zoo import load, load_run
 
@@ -130,16 +131,9 @@ def _load_model(name_or_dir: str):
     return load_run(name_or_dir) if Path(name_or_dir).is_dir() else load(name_or_dir)
 
 
-def _check_new_output(out: Path, overwrite: bool) -> None:
-    if out.exists() and not overwrite:
-        raise CLIError(f"{out} exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise CLIError(f"the folder {out.parent} does not exist; create it first")
-
-
 def _cmd_encode(args):
     out = _npz_path(args.out)  # checked before any work, so nothing is lost or wasted
-    _check_new_output(out, args.overwrite)
+    check_new_output(out, args.overwrite)
     start_keras()
     model = _load_model(args.name)
     images, files = _read_images(Path(args.images), model.image_shape, convert=args.convert)
@@ -152,7 +146,7 @@ def _cmd_encode(args):
 
 def _cmd_index(args):
     folder, out = Path(args.folder), Path(args.out)
-    _check_new_output(out, args.overwrite)
+    check_new_output(out, args.overwrite)
     if not folder.is_dir():
         raise CLIError(f"{folder} is not a folder of images")
     start_keras()
@@ -185,7 +179,7 @@ def _cmd_search(args):
     if not 1 <= args.k <= len(index):
         raise CLIError(f"--k must be between 1 and the {len(index)} indexed images, got {args.k}")
     if args.grid:
-        _check_new_output(Path(args.grid), overwrite=True)
+        check_new_output(Path(args.grid), overwrite=True)
     start_keras()
     model = _model_of(index)
     queries, names = [], []
@@ -367,7 +361,7 @@ def main(argv=None):
             start_keras()
         args.func(args)
     except (CLIError, DatasetError, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, ValueError,
-            TypeError, IndexMismatchError, FileExistsError) as error:
+            TypeError, IndexMismatchError, FileExistsError, FileNotFoundError) as error:
         print(f"ganhash-zoo: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .export import MODEL_FILE
 from .registry import get_entry, quality_shortfalls, sha256_of
-from .training import atomic_write_text
+from .files import atomic_write_text
 
 WEIGHTS_BUDGET_BYTES = 40 * 2**20  # weights/ ships in the repository and its wheel: every model's encoder fits
 TRAINING_KEYS = ("command", "epochs", "batch_size", "width", "learning_rate", "max_unlabeled", "gan_epochs",

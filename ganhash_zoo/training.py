@@ -28,6 +28,7 @@ from .baselines import ITQ, LSH
 from .config import ARCHITECTURE_FIELDS, TrainConfig
 from .datasets import get_protocol, load_dataset, load_split
 from .export import load_encoder, save_encoder
+from .files import atomic_write_text
 from .datasets.catalogue import IMAGE_SHAPES
 from .retrieval import Evaluator
 
@@ -38,13 +39,6 @@ RESULTS = "results.json"
 STAGE_PREFIX = "stage"  # FakeReg trains its GAN in stage1/ before the hasher
 class RunMismatchError(ValueError):
     """A run folder holds a run of another configuration than the one asked for."""
-
-
-def atomic_write_text(path: Path, text: str):
-    """Replace ``path`` in one step, so an interruption never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def describe_hardware() -> str:

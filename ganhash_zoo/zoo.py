@@ -7,6 +7,7 @@ sha256 is checked against the registry (registry.py) before Keras reads it.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -100,11 +101,18 @@ class PretrainedHasher:
     def encode(self, images):
         return pack(self.relaxed_codes(images), threshold=0.0)
 
+    @functools.cached_property
+    def _encoder_sha256(self) -> str | None:
+        """The registry's hash of a released encoder (already verified by load); a run's is hashed once."""
+        if ENCODER_FILE in self.entry.files:
+            return self.entry.files[ENCODER_FILE]
+        weights = self.folder / ENCODER_FILE if self.folder else None
+        return sha256_of(weights) if weights and weights.exists() else None
+
     def identity(self) -> dict:
         """What a HammingIndex records to refuse codes of another encoder."""
-        weights = self.folder / ENCODER_FILE if self.folder else None
         return {"name": self.name, "bits": self.bits, "source": str(self.folder or ""),
-                "encoder_sha256": sha256_of(weights) if weights and weights.exists() else None}
+                "encoder_sha256": self._encoder_sha256}
 
     def index(self, images, ids=None, kind: str = "flat"):
         """A :class:`~ganhash_zoo.retrieval.HammingIndex` of ``images`` (ids default to 0..N-1)."""

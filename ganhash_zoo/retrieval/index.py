@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import check_new_output
 from .codes import PackedCodes
 
 INDEX_FILE, IDS_FILE, META_FILE = "index.faiss", "ids.npy", "meta.json"
@@ -150,11 +151,7 @@ class HammingIndex:
     # -- persistence ----------------------------------------------------------
     def save(self, folder, overwrite: bool = False) -> Path:
         """Write the index to ``folder`` (created; an existing one needs ``overwrite``), atomically."""
-        folder = Path(folder)
-        if folder.exists() and not overwrite:
-            raise FileExistsError(f"{folder} exists; pass overwrite=True (--overwrite) to replace it")
-        if not folder.parent.is_dir():
-            raise FileNotFoundError(f"the folder {folder.parent} does not exist; create it first")
+        folder = check_new_output(folder, overwrite)
         if self.ids is not None and self.ids.dtype == object:
             raise ValueError("ids must be numbers or strings to be saved")
         staging = folder.with_name(f".{folder.name}.tmp")
