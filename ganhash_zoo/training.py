@@ -163,12 +163,15 @@ def last_logs(out: Path) -> dict:
     return {k: float(v) for k, v in rows[-1].items() if k != "epoch" and v not in ("", "nan")} if rows else {}
 
 
-def training_images(config: TrainConfig, data, split) -> np.ndarray:
-    """The unlabelled pool (or, where the protocol has none, the labelled images), subsampled to ``max_unlabeled``."""
-    rng = np.random.default_rng(config.seed)
+def training_images(data, split, max_unlabeled: int | None = None, seed: int = 0) -> np.ndarray:
+    """The unlabelled pool (or, where the protocol has none, the labelled images), subsampled to ``max_unlabeled``.
+
+    The subset depends on ``seed`` only, so scripts/baselines.py fits on the same images a run trains on.
+    """
+    rng = np.random.default_rng(seed)
     pool = split.unlabeled if len(split.unlabeled) else split.train
-    if config.max_unlabeled and len(pool) > config.max_unlabeled:
-        pool = np.sort(rng.choice(pool, config.max_unlabeled, replace=False))
+    if max_unlabeled and len(pool) > max_unlabeled:
+        pool = np.sort(rng.choice(pool, max_unlabeled, replace=False))
     return data.images[pool]
 
 
@@ -212,7 +215,7 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
         keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
     keras.utils.set_random_seed(config.seed)
     split = load_split(config.protocol, data)
-    images = training_images(config, data, split)
+    images = training_images(data, split, config.max_unlabeled, config.seed)
     method = METHODS[config.method]
     run = ResumableFit(config, verbose, stop_by, seconds_so_far(out))
 

@@ -1,6 +1,13 @@
 """LSH and ITQ on pixels for a protocol at several code lengths: the floor of the zoo.
 
     python scripts/baselines.py --protocol cifar10-59k --bits 16 32 64 --data-dir ../shared/datasets
+    python scripts/baselines.py --protocol cifar10-59k --bits 48 --split val --max-unlabeled 20000 ...
+
+``--split test`` (default) measures the protocol's queries against its database, as the
+registry does; ``--split val`` measures the validation queries against the labelled
+training pool, as a run's ``val_mAP@all`` does, so recipes are compared with the
+baselines without touching the queries. ``--max-unlabeled`` fits on the same random
+subset of the unlabelled pool that ``train --max-unlabeled`` trains on.
 """
 
 import argparse
@@ -8,6 +15,7 @@ import argparse
 from ganhash_zoo.baselines import ITQ, LSH
 from ganhash_zoo.datasets import load_protocol
 from ganhash_zoo.retrieval import Evaluator
+from ganhash_zoo.training import training_images
 
 
 def main():
@@ -15,10 +23,17 @@ def main():
     parser.add_argument("--protocol", default="cifar10-59k")
     parser.add_argument("--bits", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--split", choices=["test", "val"], default="test")
+    parser.add_argument("--max-unlabeled", type=int, default=None, help="fit on this many training images")
+    parser.add_argument("--seed", type=int, default=0, help="the subset's seed (train's --seed)")
     args = parser.parse_args()
     data, split = load_protocol(args.protocol, data_dir=args.data_dir)
-    evaluator = Evaluator.from_split(data, split)
-    fit_on = data.images[split.unlabeled if len(split.unlabeled) else split.train]
+    if args.split == "val":
+        evaluator = Evaluator(data.images[split.val], data.labels[split.val], data.images[split.train],
+                              data.labels[split.train], cutoffs=(None,), protocol=f"{args.protocol}/val")
+    else:
+        evaluator = Evaluator.from_split(data, split)
+    fit_on = training_images(data, split, args.max_unlabeled, args.seed)
     keys = None
     for cls in (LSH, ITQ):
         for bits in args.bits:
