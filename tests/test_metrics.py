@@ -139,3 +139,19 @@ def test_tie_aware_equals_plain_ap_without_ties():
     r_hist = np.array([[1, 0, 1, 0]])
     assert tie_aware_ap(n_hist, r_hist)[0] == pytest.approx((1 + 2 / 3) / 2)
     assert tie_aware_ap(n_hist, r_hist, 2)[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("bits, labels_2d", [(4, False), (12, False), (8, True)])
+def test_map_at_k_from_the_faiss_index_equals_the_full_ranking(bits, labels_2d):
+    """Evaluator.map_at_k_of_codes (FAISS top-k) and evaluate_codes (full ranking) agree on heavily tied codes."""
+    from ganhash_zoo.retrieval import Evaluator
+
+    rng = np.random.default_rng(bits)
+    queries, database = pack(rng.integers(0, 2, (40, bits))), pack(rng.integers(0, 2, (700, bits)))
+    shape_q, shape_d = ((40, 3), (700, 3)) if labels_2d else ((40,), (700,))
+    q_labels, d_labels = rng.integers(0, 2 if labels_2d else 5, shape_q), rng.integers(0, 2 if labels_2d else 5, shape_d)
+    cutoffs = (1, 10, 100, 700, 5000)
+    evaluator = Evaluator(np.zeros(40), q_labels, np.zeros(700), d_labels, cutoffs=cutoffs)
+    full = evaluator.evaluate_codes(queries, database).metrics
+    for k in cutoffs:
+        assert abs(evaluator.map_at_k_of_codes(queries, database, k) - full[f"mAP@{k}"]) < 1e-12, k

@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 
 from ..datasets import load_protocol
 from .codes import PackedCodes, pack
-from .metrics import RankingMetrics, evaluate_ranking
+from .index import HammingIndex
+from .metrics import RankingMetrics, ap_of_top_k, evaluate_ranking
 from .plots import plot_curves, plot_retrieval_grid
 
 Encoder = Callable[[np.ndarray], "np.ndarray | PackedCodes"]
@@ -145,6 +146,22 @@ class Evaluator:
                 query_codes, db_codes, self.query_labels, self.db_labels, cutoffs=self.cutoffs, progress=bar.update
             )
         return summarise(name, self.protocol, ranking, db_codes.bits, self.radius)
+
+    def map_at_k_of_codes(self, query_codes: PackedCodes, db_codes: PackedCodes, k: int) -> float:
+        """mAP@k alone, from a FAISS top-k search instead of a full ranking of the database.
+
+        Equal to ``evaluate_codes(...).metrics[f"mAP@{k}"]`` (same index-order ties); for small k on a
+        large database it skips the full sort and the distance histograms that the other figures need.
+        """
+        k = min(int(k), len(db_codes))
+        rows, _ = HammingIndex.build(db_codes).search(query_codes, k)
+        return float(ap_of_top_k(rows, self.query_labels, self.db_labels).mean())
+
+    def map_at_k(self, encoder: Encoder, k: int) -> float:
+        """mAP@k of an encoder on this evaluator's queries and database (see :meth:`map_at_k_of_codes`)."""
+        db_codes = encode_images(encoder, self.db_images, self.batch_size, "encoding database")
+        query_codes = encode_images(encoder, self.query_images, self.batch_size, "encoding queries")
+        return self.map_at_k_of_codes(query_codes, db_codes, k)
 
     def evaluate(self, encoder: Encoder, name: str | None = None) -> RetrievalResult:
         name = name or getattr(encoder, "name", None) or type(encoder).__name__

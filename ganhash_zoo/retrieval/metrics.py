@@ -103,6 +103,23 @@ def tie_aware_ap(n_hist: np.ndarray, r_hist: np.ndarray, cutoff: int | None = No
     return ap
 
 
+def ap_of_top_k(top_rows: np.ndarray, query_labels: np.ndarray, db_labels: np.ndarray) -> np.ndarray:
+    """(Q,) AP@K of rankings already cut to their top K database rows (e.g. by HammingIndex.search).
+
+    The same convention as :func:`evaluate_ranking`: precision summed at each relevant item,
+    divided by the relevant items in the top K; 0 for a query that retrieves none.
+    """
+    top_rows = np.asarray(top_rows)
+    if np.ndim(query_labels) == 1:
+        hits = np.asarray(db_labels)[top_rows] == np.asarray(query_labels)[:, None]
+    else:
+        hits = np.take_along_axis(relevance(query_labels, db_labels), top_rows, axis=1)
+    found = np.cumsum(hits, axis=1)
+    precision = found / np.arange(1, top_rows.shape[1] + 1)
+    total = np.where(hits, precision, 0.0).sum(1)
+    return np.where(found[:, -1] > 0, total / np.maximum(found[:, -1], 1), 0.0)
+
+
 @dataclass
 class RankingMetrics:
     """Per-query metric arrays plus the curves; see :func:`evaluate_ranking`."""
