@@ -131,3 +131,15 @@ def test_index_and_search_a_folder_of_real_images(image_folder, tmp_path, capsys
     for argv, words in faults:
         assert cli.main(argv) == 2, argv
         assert words in capsys.readouterr().err, argv
+
+
+@pytest.mark.parametrize("n_rows", [50, 2**60])  # the one-key sort, and the lexsort when the key would overflow
+def test_range_hits_are_ordered_by_query_distance_then_row(n_rows):
+    from ganhash_zoo.retrieval.index import sort_hits
+
+    rng = np.random.default_rng(0)
+    query_of = np.sort(rng.integers(0, 7, 300))
+    distances, rows = rng.integers(0, 3, 300), rng.integers(0, 50, 300)
+    got_rows, got_distances = sort_hits(query_of, distances, rows, n_rows, 65)
+    order = sorted(range(300), key=lambda i: (query_of[i], distances[i], rows[i]))
+    assert got_rows.tolist() == rows[order].tolist() and got_distances.tolist() == distances[order].tolist()
