@@ -21,10 +21,10 @@ the unlabelled images join the adversarial stream only. Fully supervised:
 from __future__ import annotations
 
 import keras
-from keras import layers, ops
+from keras import ops
 
 from .. import losses
-from ..nets import dcgan_backbone, dcgan_generator, mlp_head
+from ..nets import build_encoder, dcgan_backbone, dcgan_generator, mlp_head
 from .base import GANHasher, register_method
 
 
@@ -48,10 +48,7 @@ class DSHGAN(GANHasher):
         self.adversary = mlp_head(features, 1, name="adversary_stream")
         self.classifier = mlp_head(features, num_classes, name="classification_stream")
         self.generator = dcgan_generator(noise_dim + num_classes, self.image_shape, width)
-        inputs = keras.Input(self.image_shape)
-        self._encoder = keras.Model(
-            inputs, layers.Activation("tanh", dtype="float32")(self.hash_layer(self.trunk(inputs))), name="encoder"
-        )
+        self._encoder = build_encoder(self.trunk, self.bits, head=self.hash_layer)
 
     def players(self):
         return {"cnn": [self.trunk, self.hash_layer, self.adversary, self.classifier], "generator": [self.generator]}

@@ -92,8 +92,9 @@ class FakeReg(GANHasher):
         features = trunk(inputs)
         codes = layers.Activation("tanh", dtype="float32")(layers.Dense(self.bits, name="hash_logits")(features))
         logits = mlp_head(trunk.output_shape[-1], num_classes, name="classifier")(features)
+        # built by hand, not with nets.build_encoder: the classifier reads the same trunk pass as the codes
         self._encoder = keras.Model(inputs, codes, name="encoder")
-        self.hasher = keras.Model(inputs, [codes, logits], name="hasher")  # one trunk pass for both
+        self.hasher = keras.Model(inputs, [codes, logits], name="hasher")
         # the frozen stage-1 generator; a fresh one is built when loading from config
         self.generator = generator or dcgan_generator(noise_dim, self.image_shape, width)
         if self.generator.input_shape[-1] != noise_dim:

@@ -36,7 +36,7 @@ import keras
 from keras import layers, ops
 
 from .. import losses
-from ..nets import dcgan_backbone, dcgan_generator, mlp_head
+from ..nets import build_encoder, dcgan_backbone, dcgan_generator, mlp_head
 from .base import GANHasher, register_method
 
 
@@ -68,10 +68,7 @@ class HashGAN(GANHasher):
             layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
             layers.RandomRotation(10 / 360, fill_mode="reflect", seed=seed),
         ], name="small_transform")
-        inputs = keras.Input(self.image_shape)
-        self._encoder = keras.Model(
-            inputs, layers.Activation("tanh", dtype="float32")(self.hash_layer(self.trunk(inputs))), name="encoder"
-        )
+        self._encoder = build_encoder(self.trunk, self.bits, head=self.hash_layer)
 
     def players(self):
         return {"encoder_discriminator": [self.trunk, self.hash_layer, self.real_fake], "generator": [self.generator]}

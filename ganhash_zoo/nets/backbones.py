@@ -35,13 +35,13 @@ def dcgan_backbone(image_shape, width: int = 64, norm: str | None = "layer", nam
     return keras.Model(inputs, x, name=name)
 
 
-def build_encoder(backbone: keras.Model, bits: int, name: str = "encoder") -> keras.Model:
-    """Backbone + linear hash layer + tanh: the exported retrieval model.
+def build_encoder(backbone: keras.Model, bits: int, name: str = "encoder", head=None) -> keras.Model:
+    """Backbone + hash head (a linear layer unless ``head`` is given) + tanh: the exported retrieval model.
 
     Methods that think in sigmoid probabilities use t = (h + 1) / 2, which is
     sigmoid of twice the hash logits, so every exported encoder thresholds at 0.
     """
     inputs = keras.Input(backbone.input_shape[1:], name="images")
-    logits = layers.Dense(bits, name="hash_logits")(backbone(inputs))
+    logits = (head or layers.Dense(bits, name="hash_logits"))(backbone(inputs))
     codes = layers.Activation("tanh", dtype="float32", name="codes")(logits)
     return keras.Model(inputs, codes, name=name)
