@@ -246,7 +246,8 @@ def train_config(args):
     return TrainConfig(args.method, args.dataset, args.protocol, args.bits, epochs=args.epochs,
                        batch_size=args.batch_size, width=args.width, learning_rate=args.learning_rate,
                        seed=args.seed, mixed_precision=args.mixed_precision, max_unlabeled=args.max_unlabeled,
-                       gan_epochs=args.gan_epochs, eval_every=args.eval_every)
+                       gan_epochs=args.gan_epochs, eval_every=args.eval_every,
+                       method_options=dict(TrainConfig.parse_option(o) for o in args.option))
 
 
 def _cmd_train(args):
@@ -271,6 +272,8 @@ def add_train_arguments(p):
     p.add_argument("--max-unlabeled", type=int, default=None, help="subsample the unlabelled pool (quick runs)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $GANHASH_ZOO_DATA, then tfds)")
     p.add_argument("--out", default=None, help="run folder; an existing checkpoint there is resumed")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a constructor argument of the method, e.g. --option features=patches (uspah); repeatable")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--verbose", type=int, default=1)
     p.add_argument("--budget-minutes", type=float, default=None,

@@ -5,13 +5,14 @@ Plain data (no Keras), so the registry can say how each planned model is trained
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import json
+from dataclasses import asdict, dataclass, field, fields
 
 from .datasets.catalogue import model_name
 
 # run.json fields that must match to resume a run (the others may change between sessions)
 ARCHITECTURE_FIELDS = ("method", "dataset", "protocol", "bits", "width", "batch_size", "seed", "max_unlabeled",
-                       "mixed_precision")
+                       "mixed_precision", "method_options")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class TrainConfig:
     max_unlabeled: int | None = None
     gan_epochs: int | None = None
     eval_every: int = 2
+    # constructor arguments of the method beyond the shared ones, e.g. {"features": "patches"} for USPAH
+    method_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("bits", "epochs", "batch_size", "width", "eval_every"):
@@ -55,6 +58,8 @@ class TrainConfig:
                             ("--mixed-precision", self.mixed_precision)):
             if value:
                 args += [flag, str(value)]
+        for key, value in sorted(self.method_options.items()):
+            args += ["--option", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
         return args + ["--seed", str(self.seed)]
 
     def command(self) -> str:
@@ -63,6 +68,17 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @staticmethod
+    def parse_option(text: str) -> tuple[str, object]:
+        """``KEY=VALUE`` from the command line: VALUE read as JSON (numbers, true/false), else as a string."""
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option takes KEY=VALUE, got {text!r}")
+        try:
+            return key, json.loads(value)
+        except json.JSONDecodeError:
+            return key, value
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:

@@ -21,7 +21,9 @@ RECIPES = {
     ("fakereg", "cifar10"): dict(epochs=60, gan_epochs=30, width=32, learning_rate=5e-4, eval_every=5),
     # cifar10-59k: unsupervised on a 20,000-image subset of the 59,000
     ("hashgan", "cifar10"): dict(epochs=15, width=32, learning_rate=5e-4, max_unlabeled=20000, eval_every=3),
-    ("uspah", "cifar10"): dict(epochs=15, width=32, learning_rate=5e-4, max_unlabeled=20000, eval_every=3),
+    # USPAH's graph on k-means patch features: their neighbours share the class more often than pixels'
+    ("uspah", "cifar10"): dict(epochs=15, width=32, learning_rate=5e-4, max_unlabeled=20000, eval_every=3,
+                               method_options={"features": "patches"}),
     # fashion_mnist-59k: the recipe of the released DSH-GAN and HashGAN models
     **{(method, "fashion_mnist"): dict(epochs=10, width=16, learning_rate=1e-3, max_unlabeled=12000, eval_every=1)
        for method in ("hashgan", "uspah", "dshgan", "fakereg", "ssah")},

@@ -21,8 +21,8 @@ from .files import atomic_write_text
 
 WEIGHTS_BUDGET_BYTES = 40 * 2**20  # weights/ ships in the repository and its wheel: every model's encoder fits
 TRAINING_KEYS = ("command", "epochs", "batch_size", "width", "learning_rate", "max_unlabeled", "gan_epochs",
-                 "mixed_precision", "backend", "hardware", "train_images", "images_seen", "train_seconds",
-                 "images_per_second", "split", "validation_curve")
+                 "method_options", "mixed_precision", "backend", "hardware", "train_images", "images_seen",
+                 "train_seconds", "images_per_second", "split", "validation_curve")
 
 
 class BelowBarError(ValueError):

@@ -63,9 +63,9 @@ def claim_run_folder(config: TrainConfig, out: Path) -> None:
     """Create ``out`` for ``config`` or check that it holds a run of the same model; refuse anything else."""
     recorded_file = out / RUN_CONFIG
     if recorded_file.exists():
-        recorded = json.loads(recorded_file.read_text())
-        differ = [f"{k}={recorded.get(k)!r} (asked {getattr(config, k)!r})" for k in ARCHITECTURE_FIELDS
-                  if recorded.get(k) != getattr(config, k)]
+        recorded = TrainConfig.from_dict(json.loads(recorded_file.read_text()))  # older run.json: defaults
+        differ = [f"{k}={getattr(recorded, k)!r} (asked {getattr(config, k)!r})" for k in ARCHITECTURE_FIELDS
+                  if getattr(recorded, k) != getattr(config, k)]
         if differ:
             raise RunMismatchError(
                 f"{out} holds a run made with other settings: {', '.join(differ)}. "
@@ -219,7 +219,8 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     method = METHODS[config.method]
     run = ResumableFit(config, verbose, stop_by, seconds_so_far(out))
 
-    kwargs = dict(bits=config.bits, image_shape=data.images.shape[1:], width=config.width, seed=config.seed)
+    kwargs = dict(bits=config.bits, image_shape=data.images.shape[1:], width=config.width, seed=config.seed,
+                  **config.method_options)
     if method.needs_labels():
         kwargs["num_classes"] = len(data.class_names)
     if method.first_stage:  # e.g. FakeReg's GAN, whose fakes regularise the hasher

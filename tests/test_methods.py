@@ -135,3 +135,23 @@ def test_every_paper_has_one_registered_method_that_carries_its_facts():
     assert METHODS["fakereg"].first_stage is FakeRegGAN and not hasattr(FakeRegGAN, "bits")
     with pytest.raises(ValueError, match="no entry in papers.METHODS"):
         register_method(type("Sixth", (GANHasher,), {"method_name": "sixth"}))
+
+
+def test_uspah_on_patch_features_trains_and_round_trips(tmp_path):
+    x, _ = tiny_data()
+    model = METHODS["uspah"](bits=16, image_shape=(28, 28, 1), width=8, seed=0, features="patches", centroids=8,
+                             feature_dim=8).prepare(x)
+    model.compile()
+    history = fit_once(model, "uspah")
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    model.save_weights(tmp_path / "w.weights.h5")
+    fresh = type(model).from_config(model.get_config())
+    fresh.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_allclose(ops_numpy(fresh.features(probe_images())), ops_numpy(model.features(probe_images())),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="features must be"):
+        METHODS["uspah"](bits=8, image_shape=(28, 28, 1), width=8, features="vgg")
+
+
+def ops_numpy(x):
+    return keras.ops.convert_to_numpy(x)

@@ -262,3 +262,22 @@ def test_cli_keeps_tensorflows_start_up_lines_quiet(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert result.stdout.strip() == "ready"
     assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower(), result.stderr[-500:]
+
+
+def test_method_options_travel_through_the_command_line_and_run_folder(tmp_path):
+    from ganhash_zoo.cli import build_parser, resolve_train_defaults, train_config
+    from ganhash_zoo.config import TrainConfig
+    from ganhash_zoo.training import RUN_CONFIG, RunMismatchError, claim_run_folder
+
+    config = TrainConfig("uspah", "cifar10", "cifar10-59k", 48, method_options={"features": "patches", "centroids": 128})
+    args = resolve_train_defaults(build_parser().parse_args(["train", *config.cli_args()]))
+    assert train_config(args).method_options == config.method_options
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        TrainConfig.parse_option("features")
+    # a run folder from before method_options existed resumes with none, and refuses others
+    plain = TrainConfig("uspah", "cifar10", "cifar10-59k", 48)
+    (tmp_path / RUN_CONFIG).write_text(json.dumps({k: v for k, v in plain.to_dict().items() if k != "method_options"}))
+    claim_run_folder(plain, tmp_path)
+    with pytest.raises(RunMismatchError, match="method_options"):
+        claim_run_folder(config, tmp_path)

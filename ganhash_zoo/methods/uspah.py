@@ -14,10 +14,15 @@ similarity and neighbour similarity:
     S_ij = +1 if j is among the k best of i by A, or i among those of j;
            else dissimilar_target (0: orthogonal codes, K/2 bits apart; -1: opposite codes)
 
-Our from-scratch choice of features f (the paper used a pretrained CNN): PCA
-of the pixels, fitted with ``model.adapt(images)`` before ``fit`` and stored
-in the model. ``feature_dim``, ``neighbours`` and ``feature_weight`` are
-configurable.
+Our from-scratch choice of features f (the paper used a pretrained CNN,
+which is not available offline): ``features="pixels"`` (PCA of the pixels)
+or ``features="patches"`` (unsupervised k-means patch features, Coates, Lee
+& Ng 2011; see ``nets/features.py``), fitted with ``model.adapt(images)``
+before ``fit`` and stored in the model. ``feature_dim``, ``centroids``,
+``neighbours`` and ``feature_weight`` are configurable. The zoo's CIFAR-10
+recipe uses patches: their neighbours share the query's class more often
+than pixel-PCA neighbours (precision@10 0.349 vs 0.253 on the cifar10-59k
+validation split).
 
 Defaults, chosen on the fashion_mnist-59k validation split (500 validation
 queries, 6,000 database images, 32 bits, batch 64, 3-4 CPU epochs; LSH
@@ -57,43 +62,13 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import ops
 
 from .. import losses
 from ..nets import dcgan_backbone, dcgan_generator, pair_discriminator
+from ..nets.features import PCAFeatures, PatchKMeansFeatures
 from ..nets.backbones import build_encoder
 from .base import GANHasher, register_method
-
-
-@keras.saving.register_keras_serializable("ganhash_zoo")
-class PCAFeatures(layers.Layer):
-    """Fixed linear features: (flattened pixels / 255 - mean) @ components. Fitted by ``adapt``."""
-
-    def __init__(self, input_dim, feature_dim, **kwargs):
-        super().__init__(trainable=False, **kwargs)
-        self.input_dim, self.feature_dim = int(input_dim), int(feature_dim)
-        self.mean = self.add_weight(shape=(self.input_dim,), initializer="zeros", trainable=False, name="mean")
-        self.components = self.add_weight(shape=(self.input_dim, self.feature_dim), initializer="zeros",
-                                          trainable=False, name="components")
-        self.fitted = self.add_weight(shape=(), initializer="zeros", trainable=False, name="fitted")
-
-    def adapt(self, images, max_samples=20000, seed=0):
-        from sklearn.decomposition import PCA
-
-        x = np.asarray(images).reshape(len(images), -1).astype(np.float32) / 255.0
-        if len(x) > max_samples:
-            x = x[np.random.default_rng(seed).choice(len(x), max_samples, replace=False)]
-        pca = PCA(n_components=self.feature_dim, random_state=seed).fit(x)
-        self.mean.assign(pca.mean_.astype(np.float32))
-        self.components.assign(pca.components_.T.astype(np.float32))
-        self.fitted.assign(1.0)
-
-    def call(self, images):
-        x = ops.reshape(ops.cast(images, "float32"), (ops.shape(images)[0], -1)) / 255.0
-        return ops.matmul(x - self.mean, self.components)
-
-    def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim, "feature_dim": self.feature_dim}
 
 
 def _knn_mask(scores, k):
@@ -120,8 +95,12 @@ class USPAH(GANHasher):
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=32, feature_dim=128,
                  neighbours=3, feature_weight=0.5, similarity_weight=1.0, quantization_weight=0.1,
-                 balance_weight=0.1, adversarial_weight=0.01, cycle_weight=1.0, dissimilar_target=0.0, decorrelation_weight=0.0, **kwargs):
-        hparams = dict(noise_dim=noise_dim, feature_dim=feature_dim, neighbours=neighbours,
+                 balance_weight=0.1, adversarial_weight=0.01, cycle_weight=1.0, dissimilar_target=0.0,
+                 decorrelation_weight=0.0, features="pixels", centroids=256, **kwargs):
+        if features not in ("pixels", "patches"):
+            raise ValueError(f"features must be 'pixels' or 'patches', got {features!r}")
+        hparams = dict(noise_dim=noise_dim, feature_dim=feature_dim, neighbours=neighbours, features=features,
+                       centroids=centroids,
                        dissimilar_target=dissimilar_target, decorrelation_weight=decorrelation_weight,
                        feature_weight=feature_weight, similarity_weight=similarity_weight,
                        quantization_weight=quantization_weight, balance_weight=balance_weight,
@@ -130,13 +109,16 @@ class USPAH(GANHasher):
         self._encoder = build_encoder(dcgan_backbone(self.image_shape, width, name="encoder_trunk"), self.bits)
         self.generator = dcgan_generator(self.bits + noise_dim, self.image_shape, width)
         self.discriminator = pair_discriminator(dcgan_backbone(self.image_shape, width, name="d_trunk"), self.bits)
-        self.features = PCAFeatures(int(np.prod(self.image_shape)), feature_dim, name="pca_features")
+        if features == "pixels":
+            self.features = PCAFeatures(int(np.prod(self.image_shape)), feature_dim, name="pca_features")
+        else:
+            self.features = PatchKMeansFeatures(self.image_shape, feature_dim, centroids, name="patch_features")
 
     def players(self):
         return {"discriminator": [self.discriminator], "encoder": [self._encoder], "generator": [self.generator]}
 
     def adapt(self, images, **kwargs):
-        """Fit the PCA features that define semantic similarity (call once before ``fit``)."""
+        """Fit the features that define semantic similarity (call once before ``fit``)."""
         self.features.adapt(images, **kwargs)
         return self
 
