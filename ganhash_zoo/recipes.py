@@ -20,7 +20,8 @@ RECIPES = {
     ("ssah", "cifar10"): dict(epochs=60, width=32, learning_rate=5e-4, eval_every=5),
     ("fakereg", "cifar10"): dict(epochs=60, gan_epochs=30, width=32, learning_rate=5e-4, eval_every=5),
     # cifar10-59k: unsupervised on a 20,000-image subset of the 59,000
-    ("hashgan", "cifar10"): dict(epochs=15, width=32, learning_rate=5e-4, max_unlabeled=20000, eval_every=3),
+    # validation mAP of hashgan-cifar10-48bit by epoch: 0.1468 0.1474 0.1558 0.1550 (ITQ 0.1431): 4 epochs
+    ("hashgan", "cifar10"): dict(epochs=4, width=32, learning_rate=5e-4, max_unlabeled=20000, eval_every=1),
     # USPAH's graph on k-means patch features: their neighbours share the class more often than pixels'
     ("uspah", "cifar10"): dict(epochs=15, width=32, learning_rate=5e-4, max_unlabeled=20000, eval_every=3,
                                method_options={"features": "patches"}),
