@@ -115,6 +115,19 @@ def _usage(entry) -> str:
     imports = "import ganhash_zoo" + (
         "\nfrom ganhash_zoo.methods import SemiSupervisedBatches" if _learning(entry) == "semi-supervised" else "")
     shape = ", ".join(str(d) for d in entry.image_shape)
+    if MODEL_FILE in entry.files:
+        tuning = f"""model = hasher.trainable_model()             # the whole GAN at these weights
+model.compile(learning_rate=1e-4)
+{fine_tune}"""
+        gan_note = ""
+    else:
+        imports = "import ganhash_zoo"
+        tuning = """encoder = hasher.encoder                     # a plain keras.Model: images -> codes in [-1, 1]
+encoder.compile(optimizer="adam", loss="mse")
+encoder.fit(my_images, my_target_codes, epochs=5)  # fine-tunes the encoder alone"""
+        gan_note = ("\n\nThis release ships the encoder only: `weights/` keeps room for the encoder of every planned "
+                    "model, so `hasher.trainable_model()` explains that the full GAN is not included. For the whole "
+                    "GAN, train it with the command under Training.")
     return f"""```python
 {imports}
 
@@ -122,10 +135,8 @@ hasher = ganhash_zoo.load("{entry.name}")   # verifies sha256, caches through hu
 codes = hasher.encode(images)                # (N, {shape}) uint8 0..255 or float 0..1 -> {entry.bits}-bit PackedCodes
 print(hasher.evaluate())                     # this card's figures, on {entry.protocol}
 
-model = hasher.trainable_model()             # the whole GAN at these weights
-model.compile(learning_rate=1e-4)
-{fine_tune}
-```
+{tuning}
+```{gan_note}
 
 Or from the shell: `ganhash-zoo encode {entry.name} my_images/ --out codes.npz` and
 `ganhash-zoo evaluate {entry.name}`."""

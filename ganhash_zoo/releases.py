@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from .export import MODEL_FILE
-from .registry import get_entry, quality_shortfalls, sha256_of
+from .registry import get_entry, quality_shortfalls, registry, sha256_of
 from .files import atomic_write_text
 
 WEIGHTS_BUDGET_BYTES = 40 * 2**20  # weights/ ships in the repository and its wheel: every model's encoder fits
@@ -45,6 +45,22 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def shipped_files(name: str, source: Path, files: dict, weights_dir: Path, released: dict) -> dict:
+    """The run's files that weights/ can take: the full GAN only if, after it, the encoders of every
+    planned model not yet released still fit in the budget (each estimated at this encoder's size)."""
+    target = weights_dir / name
+    others = folder_bytes(weights_dir) - (folder_bytes(target) if target.exists() else 0) if weights_dir.exists() else 0
+    to_come = len([n for n in registry() if n not in released and n != name])
+    reserve = to_come * sum((source / f).stat().st_size for f in files if f != MODEL_FILE)
+    files = dict(files)
+    if others + sum((source / f).stat().st_size for f in files) + reserve > WEIGHTS_BUDGET_BYTES:
+        files.pop(MODEL_FILE, None)  # the encoder is what users come for; the full GAN goes first
+    if others + sum((source / f).stat().st_size for f in files) > WEIGHTS_BUDGET_BYTES:
+        raise ValueError(f"releasing {name} would take weights/ past {WEIGHTS_BUDGET_BYTES >> 20} MiB even "
+                         "without the full GAN; export it at a smaller width")
+    return files
+
+
 def release_run(run_dir, weights_dir, released_path, overwrite: bool = False, require_bar: bool = True) -> dict:
     """Copy ``run_dir/encoder`` to ``weights_dir/NAME`` and add NAME to ``released_path``; returns the entry.
 
@@ -71,13 +87,7 @@ def release_run(run_dir, weights_dir, released_path, overwrite: bool = False, re
     for filename, expected in results["files"].items():
         if sha256_of(source / filename) != expected:
             raise ValueError(f"{source / filename} changed after the run wrote results.json; retrain or re-export")
-    files = dict(results["files"])
-    others = folder_bytes(weights_dir) - (folder_bytes(target) if target.exists() else 0) if weights_dir.exists() else 0
-    if others + sum((source / f).stat().st_size for f in files) > WEIGHTS_BUDGET_BYTES:
-        files.pop(MODEL_FILE, None)  # the encoder is what users come for; the full GAN goes first
-    if others + sum((source / f).stat().st_size for f in files) > WEIGHTS_BUDGET_BYTES:
-        raise ValueError(f"releasing {name} would take weights/ past {WEIGHTS_BUDGET_BYTES >> 20} MiB even "
-                         "without the full GAN; export it at a smaller width")
+    files = shipped_files(name, source, results["files"], weights_dir, released)
 
     staging = weights_dir / f".{name}.staging"
     shutil.rmtree(staging, ignore_errors=True)

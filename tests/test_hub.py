@@ -95,7 +95,7 @@ def test_card_metadata_round_trips_through_model_card_load(release, tmp_path):
 
 def test_unreleased_models_get_no_card():
     with pytest.raises(ValueError, match="not released"):
-        cards.model_card(zoo.get_entry("hashgan-cifar10-16bit"))
+        cards.model_card(zoo.get_entry("uspah-cifar10-16bit"))
 
 
 def test_shipped_model_cards_are_generated_from_the_registry():
@@ -174,3 +174,17 @@ def test_publish_then_download_cache_offline_and_tamper(release, tmp_path):
     refused = client("load", entry.name, tmp_path / "x.npy", env={**env, "HF_HUB_OFFLINE": "1"}, check=False)
     assert refused.returncode == 3 and "corrupt or was modified" in refused.stderr
     assert cached.read_bytes() == tampered
+
+
+def test_release_keeps_room_for_the_encoders_of_models_still_to_come(finished_run, tmp_path, monkeypatch):
+    """The full GAN ships only if every planned model not yet released can still ship its encoder."""
+    import ganhash_zoo.releases as releases
+
+    encoder = finished_run["out"] / "encoder"
+    monkeypatch.setattr(releases, "WEIGHTS_BUDGET_BYTES", folder_bytes(encoder) + 1)  # this run alone would fit
+    entry = release_run(finished_run["out"], tmp_path / "weights", tmp_path / "released.json", require_bar=False)
+    assert "model.weights.h5" not in entry["files"]  # 24 planned encoders still to come take the room
+    monkeypatch.setattr(releases, "WEIGHTS_BUDGET_BYTES", 25 * folder_bytes(encoder))
+    entry = release_run(finished_run["out"], tmp_path / "weights", tmp_path / "released.json", require_bar=False,
+                        overwrite=True)
+    assert "model.weights.h5" in entry["files"]
