@@ -94,3 +94,18 @@ def finished_run(fashion, tmp_path_factory):
     epochs_after_first = json.loads((out / "state.json").read_text())["epochs_done"]
     second = train(TrainConfig(epochs=2, **common), out=out, verbose=0)
     return {"out": out, "first": first, "second": second, "epochs_after_first": epochs_after_first}
+
+
+@pytest.fixture
+def withhold(monkeypatch, tmp_path):
+    """``withhold(name)``: the registry sees ``name`` as planned but not released, whatever the zoo ships."""
+    from ganhash_zoo import registry
+
+    def withhold_name(name):
+        released = json.loads(registry.released_file().read_text())
+        released.pop(name, None)
+        view = tmp_path / "released-view.json"
+        view.write_text(json.dumps(released))
+        monkeypatch.setattr(registry, "released_file", lambda: view)
+
+    return withhold_name

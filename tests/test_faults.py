@@ -64,7 +64,9 @@ NAME_FAULTS = [
 
 
 @pytest.mark.parametrize("fault,name,error,words", NAME_FAULTS, ids=[row[0] for row in NAME_FAULTS])
-def test_bad_model_names(fault, name, error, words):
+def test_bad_model_names(fault, name, error, words, withhold):
+    if fault == "planned, not released":
+        withhold(name)  # the zoo grows: any planned name serves
     with pytest.raises(error, match=words):
         ganhash_zoo.load(name)
 

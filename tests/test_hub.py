@@ -93,7 +93,8 @@ def test_card_metadata_round_trips_through_model_card_load(release, tmp_path):
         assert must in loaded.text
 
 
-def test_unreleased_models_get_no_card():
+def test_unreleased_models_get_no_card(withhold):
+    withhold("uspah-cifar10-16bit")
     with pytest.raises(ValueError, match="not released"):
         cards.model_card(zoo.get_entry("uspah-cifar10-16bit"))
 
