@@ -50,12 +50,13 @@ def shipped_files(name: str, source: Path, files: dict, weights_dir: Path, relea
     planned model not yet released still fit in the budget (each estimated at this encoder's size)."""
     target = weights_dir / name
     others = folder_bytes(weights_dir) - (folder_bytes(target) if target.exists() else 0) if weights_dir.exists() else 0
+    size = {f: (source / f).stat().st_size for f in files}
+    encoder_only = sum(n for f, n in size.items() if f != MODEL_FILE)
     to_come = len([n for n in registry() if n not in released and n != name])
-    reserve = to_come * sum((source / f).stat().st_size for f in files if f != MODEL_FILE)
     files = dict(files)
-    if others + sum((source / f).stat().st_size for f in files) + reserve > WEIGHTS_BUDGET_BYTES:
+    if others + sum(size.values()) + to_come * encoder_only > WEIGHTS_BUDGET_BYTES:
         files.pop(MODEL_FILE, None)  # the encoder is what users come for; the full GAN goes first
-    if others + sum((source / f).stat().st_size for f in files) > WEIGHTS_BUDGET_BYTES:
+    if others + sum(size[f] for f in files) > WEIGHTS_BUDGET_BYTES:
         raise ValueError(f"releasing {name} would take weights/ past {WEIGHTS_BUDGET_BYTES >> 20} MiB even "
                          "without the full GAN; export it at a smaller width")
     return files

@@ -37,6 +37,8 @@ STATE = "state.json"
 RUN_CONFIG = "run.json"
 RESULTS = "results.json"
 STAGE_PREFIX = "stage"  # FakeReg trains its GAN in stage1/ before the hasher
+
+
 class RunMismatchError(ValueError):
     """A run folder holds a run of another configuration than the one asked for."""
 
@@ -234,8 +236,7 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
         kwargs.update(method.from_first_stage(stage))
     model = method(**kwargs).prepare(images, seed=config.seed)
     model.compile(learning_rate=config.learning_rate)
-    val = Evaluator(data.images[split.val], data.labels[split.val], data.images[split.train],
-                    data.labels[split.train], cutoffs=(None,), protocol=f"{config.protocol}/val")
+    val = Evaluator.validation(data, split)
     labeled, labels = data.images[split.train], data.labels[split.train]
     if not run.fit(model, out, config.epochs, val,
                    lambda done: model.fit_inputs(images, labeled, labels, config.batch_size, config.seed, done)):

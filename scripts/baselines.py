@@ -28,11 +28,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="the subset's seed (train's --seed)")
     args = parser.parse_args()
     data, split = load_protocol(args.protocol, data_dir=args.data_dir)
-    if args.split == "val":
-        evaluator = Evaluator(data.images[split.val], data.labels[split.val], data.images[split.train],
-                              data.labels[split.train], cutoffs=(None,), protocol=f"{args.protocol}/val")
-    else:
-        evaluator = Evaluator.from_split(data, split)
+    evaluator = Evaluator.validation(data, split) if args.split == "val" else Evaluator.from_split(data, split)
     fit_on = training_images(data, split, args.max_unlabeled, args.seed)
     keys = None
     for cls in (LSH, ITQ):

@@ -27,10 +27,14 @@ from keras import layers, ops
 FIT_SAMPLES = 8000  # images whose features fit the final standardisation + PCA
 
 
-def _pca(x: np.ndarray, dim: int, seed: int):
+def _fit_pca(x: np.ndarray, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, components as a (features, dim) matrix); columns past the data's rank stay zero."""
     from sklearn.decomposition import PCA
 
-    return PCA(n_components=min(dim, *x.shape), random_state=seed).fit(x)
+    pca = PCA(n_components=min(dim, *x.shape), random_state=seed).fit(x)
+    components = np.zeros((x.shape[1], dim), np.float32)
+    components[:, : pca.n_components_] = pca.components_.T
+    return pca.mean_.astype(np.float32), components
 
 
 @keras.saving.register_keras_serializable("ganhash_zoo")
@@ -49,10 +53,8 @@ class PCAFeatures(layers.Layer):
         x = np.asarray(images).reshape(len(images), -1).astype(np.float32) / 255.0
         if len(x) > max_samples:
             x = x[np.random.default_rng(seed).choice(len(x), max_samples, replace=False)]
-        pca = _pca(x, self.feature_dim, seed)
-        self.mean.assign(pca.mean_.astype(np.float32))
-        components = np.zeros((self.input_dim, self.feature_dim), np.float32)
-        components[:, : pca.n_components_] = pca.components_.T
+        mean, components = _fit_pca(x, self.feature_dim, seed)
+        self.mean.assign(mean)
         self.components.assign(components)
         self.fitted.assign(1.0)
 
@@ -117,11 +119,9 @@ class PatchKMeansFeatures(layers.Layer):
         pooled = np.concatenate([ops.convert_to_numpy(self.pooled(sample[i : i + 256]))
                                  for i in range(0, len(sample), 256)])
         centre, scale = pooled.mean(0), pooled.std(0) + 1e-6
-        pca = _pca((pooled - centre) / scale, self.feature_dim, seed)
-        components = np.zeros((4 * self.centroids, self.feature_dim), np.float32)
-        components[:, : pca.n_components_] = pca.components_.T
+        pca_mean, components = _fit_pca((pooled - centre) / scale, self.feature_dim, seed)
         # PCA's own centring of the standardised features is folded into the mean
-        self.pooled_mean.assign((centre + scale * pca.mean_).astype(np.float32))
+        self.pooled_mean.assign((centre + scale * pca_mean).astype(np.float32))
         self.pooled_scale.assign(scale.astype(np.float32))
         self.components.assign(components)
         self.fitted.assign(1.0)

@@ -137,6 +137,12 @@ class Evaluator:
                    data.images[split.database], data.labels[split.database], **kwargs)
 
     @classmethod
+    def validation(cls, data, split) -> "Evaluator":
+        """Validation queries against the labelled training pool, mAP over all: what recipes are chosen on."""
+        return cls(data.images[split.val], data.labels[split.val], data.images[split.train],
+                   data.labels[split.train], cutoffs=(None,), protocol=f"{split.name}/val")
+
+    @classmethod
     def for_protocol(cls, protocol: str, data_dir=None, source: str = "auto", **kwargs) -> "Evaluator":
         return cls.from_split(*load_protocol(protocol, data_dir=data_dir, source=source), **kwargs)
 
@@ -157,17 +163,19 @@ class Evaluator:
         rows, _ = HammingIndex.build(db_codes).search(query_codes, k)
         return float(ap_of_top_k(rows, self.query_labels, self.db_labels).mean())
 
-    def map_at_k(self, encoder: Encoder, k: int) -> float:
-        """mAP@k of an encoder on this evaluator's queries and database (see :meth:`map_at_k_of_codes`)."""
+    def encode(self, encoder: Encoder) -> tuple[PackedCodes, PackedCodes]:
+        """(query codes, database codes) of ``encoder``."""
         db_codes = encode_images(encoder, self.db_images, self.batch_size, "encoding database")
         query_codes = encode_images(encoder, self.query_images, self.batch_size, "encoding queries")
-        return self.map_at_k_of_codes(query_codes, db_codes, k)
+        return query_codes, db_codes
+
+    def map_at_k(self, encoder: Encoder, k: int) -> float:
+        """mAP@k of an encoder on this evaluator's queries and database (see :meth:`map_at_k_of_codes`)."""
+        return self.map_at_k_of_codes(*self.encode(encoder), k)
 
     def evaluate(self, encoder: Encoder, name: str | None = None) -> RetrievalResult:
         name = name or getattr(encoder, "name", None) or type(encoder).__name__
-        db_codes = encode_images(encoder, self.db_images, self.batch_size, "encoding database")
-        query_codes = encode_images(encoder, self.query_images, self.batch_size, "encoding queries")
-        return self.evaluate_codes(query_codes, db_codes, name)
+        return self.evaluate_codes(*self.encode(encoder), name)
 
     def plot(self, result: RetrievalResult, folder, n_rows: int = 6):
         return result.plot(folder, self.query_images, self.db_images, self.query_labels, self.db_labels, n_rows)
