@@ -98,12 +98,17 @@ def _run_record(training: dict) -> str:
     """Hardware, images seen and the validation curve, for runs that recorded them (train_zoo and later)."""
     if "hardware" not in training:
         return ""
-    curve = ", ".join(f"{point['epoch']}: {value:.3f}" for point in training.get("validation_curve", [])
-                      for key, value in point.items() if key != "epoch")
+    points = training.get("validation_curve", [])
     text = (f"\nTrained on {training['hardware']}; {training['images_seen']:,} images seen in "
             f"{training['epochs']} epochs.")
-    return text + (f" Validation mAP (validation queries against the rest of the labelled pool) by epoch: "
-                   f"{curve}." if curve else "")
+    curves = []
+    for key in dict.fromkeys(key for point in points for key in point if key != "epoch"):
+        # "val_mAP@1000" reads "mAP" (its cutoff is the protocol's), "val_precision@r2" keeps its radius
+        name = "mAP" if key.startswith("val_mAP") else key.removeprefix("val_")
+        values = ", ".join(f"{point['epoch']}: {point[key]:.3f}" for point in points if key in point)
+        where = " (validation queries against the rest of the labelled pool)" if not curves else ""
+        curves.append(f"Validation {name}{where} by epoch: {values}.")
+    return " ".join([text, *curves])
 
 
 def _usage(entry) -> str:

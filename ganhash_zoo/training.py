@@ -91,15 +91,20 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0
             atomic_write_text(out / STATE, json.dumps({"epochs_done": epoch + 1, "train_seconds": clock()}))
 
     class ValidationRetrieval(keras.callbacks.Callback):
-        """Adds val_mAP@... to the logs every ``eval_every`` epochs (validation split, never queries)."""
+        """Adds val_mAP@... and val_precision@r2 to the logs every ``eval_every`` epochs.
+
+        Both halves of the release bar are logged, on the validation split (never the queries),
+        so a recipe can be chosen on each: a run can gain mAP while its radius-2 balls empty.
+        """
 
         def on_epoch_end(self, epoch, logs=None):
             if evaluator is None or logs is None:
                 return
-            metric = f"mAP@{evaluator.cutoffs[0] or 'all'}"
-            # NaN on skipped epochs keeps the column in log.csv from the first epoch on
-            logs[f"val_{metric}"] = (float("nan") if (epoch + 1) % eval_every
-                                     else evaluator.evaluate(model.encoder, name="val").metrics[metric])
+            names = (f"mAP@{evaluator.cutoffs[0] or 'all'}", f"precision@r{evaluator.radius}")
+            # NaN on skipped epochs keeps the columns in log.csv from the first epoch on
+            metrics = (dict.fromkeys(names, float("nan")) if (epoch + 1) % eval_every
+                       else evaluator.evaluate(model.encoder, name="val").metrics)
+            logs.update({f"val_{name}": metrics[name] for name in names})
 
     class StopBeforeDeadline(keras.callbacks.Callback):
         """Ends ``fit`` after an epoch's checkpoint when one more epoch would not finish by ``stop_by``."""
@@ -142,16 +147,17 @@ def restore(model, out: Path) -> int:
 
 
 def validation_curve(out: Path) -> list[dict]:
-    """The evaluated epochs of ``log.csv``: [{"epoch": 1-based, "val_mAP@...": value}, ...]."""
+    """The evaluated epochs of ``log.csv``: [{"epoch": 1-based, "val_mAP@...": value, ...}, ...]."""
     log = out / "log.csv"
     if not log.exists():
         return []
     curve = []
     with open(log, newline="") as f:
         for row in csv.DictReader(f):
-            for key, value in row.items():
-                if key.startswith("val_") and value not in ("", "nan"):
-                    curve.append({"epoch": int(row["epoch"]) + 1, key: round(float(value), 4)})
+            values = {key: round(float(value), 4) for key, value in row.items()
+                      if key.startswith("val_") and value not in ("", "nan")}
+            if values:
+                curve.append({"epoch": int(row["epoch"]) + 1, **values})
     return curve
 
 
