@@ -101,12 +101,20 @@ def _multi_hot(labels, num_classes):
     return _f32(labels)
 
 
-def pairwise_similarity(h, similarity, other=None):
-    """Mean (h_i . h_j / K - S_ij)^2: code inner products follow a target similarity in [-1, 1]."""
+def pairwise_similarity(h, similarity, other=None, weights=None):
+    """Mean (h_i . h_j / K - S_ij)^2: code inner products follow a target similarity in [-1, 1].
+
+    ``weights`` (same shape as S, 0 or more) leave pairs out or count them more; the mean is
+    then taken over the weights' total.
+    """
     a = _f32(h)
     b = a if other is None else _f32(other)
     k = ops.cast(ops.shape(a)[1], "float32")
-    return ops.mean(ops.square(ops.matmul(a, ops.transpose(b)) / k - _f32(similarity)))
+    errors = ops.square(ops.matmul(a, ops.transpose(b)) / k - _f32(similarity))
+    if weights is None:
+        return ops.mean(errors)
+    weights = _f32(weights)
+    return ops.sum(weights * errors) / (ops.sum(weights) + EPS)
 
 
 def discriminator_loss(real_logits, fake_logits):

@@ -14,6 +14,7 @@ H = rng.uniform(-1, 1, (6, 5)).astype(np.float32)
 H2 = rng.uniform(-1, 1, (6, 5)).astype(np.float32)
 H3 = rng.uniform(-1, 1, (6, 5)).astype(np.float32)
 Y = np.array([0, 1, 0, 2, 1, 0])
+W = (rng.uniform(size=(6, 6)) > 0.4).astype(np.float32)  # pairs left out (0) or kept (1)
 
 
 def np_entropy(t):
@@ -39,6 +40,9 @@ CASES = {
     "pairwise_similarity": (
         lambda: losses.pairwise_similarity(H, losses.label_similarity(Y, num_classes=3)),
         lambda: ((H @ H.T / 5 - np.where(Y[:, None] == Y[None], 1, -1)) ** 2).mean()),
+    "weighted_pairwise_similarity": (
+        lambda: losses.pairwise_similarity(H, losses.label_similarity(Y, num_classes=3), weights=W),
+        lambda: (W * (H @ H.T / 5 - np.where(Y[:, None] == Y[None], 1, -1)) ** 2).sum() / W.sum()),
     "discriminator_loss": (lambda: losses.discriminator_loss(H[:, 0], H2[:, 0]),
                            lambda: np.log1p(np.exp(-H[:, 0])).mean() + np.log1p(np.exp(H2[:, 0])).mean()),
     "generator_loss": (lambda: losses.generator_loss(H[:, 0]), lambda: np.log1p(np.exp(-H[:, 0])).mean()),

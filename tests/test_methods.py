@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ganhash_zoo.methods import METHODS
+from ganhash_zoo.methods.uspah import semantic_similarity
 
 sys.path.insert(0, str(Path(__file__).parent))
 from method_fixtures import build_model, fit_once, probe_images, tiny_data  # noqa: E402
@@ -135,6 +136,19 @@ def test_every_paper_has_one_registered_method_that_carries_its_facts():
     assert METHODS["fakereg"].first_stage is FakeRegGAN and not hasattr(FakeRegGAN, "bits")
     with pytest.raises(ValueError, match="no entry in papers.METHODS"):
         register_method(type("Sixth", (GANHasher,), {"method_name": "sixth"}))
+
+
+def test_uspah_similarity_leaves_out_middle_pairs_only_when_asked():
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((32, 6)).astype("float32")
+    targets, weights = (ops_numpy(t) for t in semantic_similarity(features, 3, 0.5, 0.0, far_fraction=1.0))
+    assert weights.min() == 1.0 and set(np.unique(targets)) == {0.0, 1.0}
+    _, some = (ops_numpy(t) for t in semantic_similarity(features, 3, 0.5, 0.0, far_fraction=0.25))
+    np.testing.assert_array_equal(some, some.T)
+    assert (some[targets == 1.0] == 1.0).all()  # graph neighbours always count
+    assert 0.25 < some[targets == 0.0].mean() < 0.75  # about the far quarter of each row and column, not all
+    with pytest.raises(ValueError, match="far_fraction"):
+        METHODS["uspah"](bits=8, image_shape=(28, 28, 1), width=8, far_fraction=0.0)
 
 
 def test_uspah_on_patch_features_trains_and_round_trips(tmp_path):

@@ -77,14 +77,27 @@ def _knn_mask(scores, k):
     return ops.max(ops.one_hot(idx, ops.shape(scores)[0]), axis=1)
 
 
-def semantic_similarity(features, neighbours: int, feature_weight: float, dissimilar_target: float = -1.0):
-    """S in {dissimilar_target, +1}: symmetric kNN graph of feature plus shared-neighbour similarity."""
+def semantic_similarity(features, neighbours: int, feature_weight: float, dissimilar_target: float = -1.0,
+                        far_fraction: float = 1.0):
+    """Targets S in {dissimilar_target, +1} and pair weights W in {0, 1} over a batch.
+
+    S is +1 on the symmetric kNN graph of feature plus shared-neighbour affinity. W keeps the
+    graph's pairs and, of the rest, those among the ``far_fraction`` lowest affinities of a row
+    (or of its column); the pairs in between are left out rather than pushed apart, since many
+    of them share the anchor's class without being among its k nearest. ``far_fraction=1``
+    weighs every pair (W = 1).
+    """
     f = features / (ops.norm(features, axis=-1, keepdims=True) + 1e-6)
     cosine = ops.matmul(f, ops.transpose(f))
     knn = _knn_mask(cosine, neighbours)
     shared = ops.matmul(knn, ops.transpose(knn)) / float(neighbours + 1)
-    graph = _knn_mask(feature_weight * cosine + (1.0 - feature_weight) * shared, neighbours)
-    return ops.where(ops.maximum(graph, ops.transpose(graph)) > 0, 1.0, dissimilar_target)
+    affinity = feature_weight * cosine + (1.0 - feature_weight) * shared
+    graph = _knn_mask(affinity, neighbours)
+    similar = ops.maximum(graph, ops.transpose(graph)) > 0
+    far = affinity <= ops.quantile(affinity, far_fraction, axis=1, keepdims=True)
+    far = ops.logical_or(far, ops.transpose(far))
+    weights = ops.where(ops.logical_or(similar, far), 1.0, 0.0)
+    return ops.where(similar, 1.0, dissimilar_target), weights
 
 
 @register_method
@@ -96,11 +109,13 @@ class USPAH(GANHasher):
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=32, feature_dim=128,
                  neighbours=3, feature_weight=0.5, similarity_weight=1.0, quantization_weight=0.1,
                  balance_weight=0.1, adversarial_weight=0.01, cycle_weight=1.0, dissimilar_target=0.0,
-                 decorrelation_weight=0.0, features="pixels", centroids=256, **kwargs):
+                 decorrelation_weight=0.0, features="pixels", centroids=256, far_fraction=1.0, **kwargs):
         if features not in ("pixels", "patches"):
             raise ValueError(f"features must be 'pixels' or 'patches', got {features!r}")
+        if not 0.0 < far_fraction <= 1.0:
+            raise ValueError(f"far_fraction must be in (0, 1], got {far_fraction!r}")
         hparams = dict(noise_dim=noise_dim, feature_dim=feature_dim, neighbours=neighbours, features=features,
-                       centroids=centroids,
+                       centroids=centroids, far_fraction=far_fraction,
                        dissimilar_target=dissimilar_target, decorrelation_weight=decorrelation_weight,
                        feature_weight=feature_weight, similarity_weight=similarity_weight,
                        quantization_weight=quantization_weight, balance_weight=balance_weight,
@@ -142,9 +157,8 @@ class USPAH(GANHasher):
         hp = self.hparams
         b = self.random_bits(ops.shape(x)[0])
         fake = ops.stop_gradient(self._generate(b))
-        similarity = ops.stop_gradient(
-            semantic_similarity(self.features(x), hp["neighbours"], hp["feature_weight"], hp["dissimilar_target"])
-        )
+        similarity, pair_weights = (ops.stop_gradient(t) for t in semantic_similarity(
+            self.features(x), hp["neighbours"], hp["feature_weight"], hp["dissimilar_target"], hp["far_fraction"]))
 
         def discriminator_loss():
             h = ops.stop_gradient(self._encoder(x, training=True))
@@ -157,7 +171,7 @@ class USPAH(GANHasher):
         def encoder_loss():
             h = self._encoder(x, training=True)
             terms = {
-                "similarity": losses.pairwise_similarity(h, similarity),
+                "similarity": losses.pairwise_similarity(h, similarity, weights=pair_weights),
                 "quantization": losses.quantization(h),
                 "balance": losses.bit_balance((h + 1.0) / 2.0),
                 "decorrelation": losses.bit_decorrelation(h),
