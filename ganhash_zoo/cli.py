@@ -21,6 +21,7 @@ from .papers import FASHION_PROTOCOL, METHODS
 from .registry import (UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, info,
                        list_models, registry)
 from .retrieval import Evaluator, HammingIndex, IndexMismatchError
+from .retrieval.index import KINDS
 from .retrieval.plots import plot_search_grid
 from .training import train
 from .zoo import load, load_run
@@ -315,8 +316,9 @@ def build_parser():
     p.add_argument("name", help="model name, or a run's exported encoder folder")
     p.add_argument("folder", help="image folder, searched recursively")
     p.add_argument("--out", required=True, help="index folder to write")
-    p.add_argument("--kind", choices=["flat", "multihash"], default="flat",
-                   help="flat: exact scan (default); multihash: fast radius-2 queries on large collections")
+    p.add_argument("--kind", choices=list(KINDS), default="flat",
+                   help="flat: exact scan (default); hash: adds a prefix table for fast small-radius queries "
+                        "on large collections")
     p.add_argument("--convert", action="store_true", help="resize / convert images to the model's input")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_index)

@@ -2,6 +2,7 @@
 ``index`` / ``search`` commands work on a folder of real images."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ def reference_ranking(queries, database, k):
     return order, np.take_along_axis(distances, order, axis=1)
 
 
-@pytest.mark.parametrize("kind", ["flat", "multihash"])
+@pytest.mark.parametrize("kind", ["flat", "hash"])
 @pytest.mark.parametrize("k", [1, 10, 700])
 def test_search_matches_the_evaluators_tie_broken_ranking(kind, k):
     database, queries = tied_codes()
@@ -39,17 +40,48 @@ def test_search_matches_the_evaluators_tie_broken_ranking(kind, k):
     np.testing.assert_array_equal(distances, expected_distances)
 
 
-@pytest.mark.parametrize("kind", ["flat", "multihash"])
-def test_range_search_returns_every_code_within_the_radius_in_order(kind):
-    database, queries = tied_codes(bits=64)
-    results = HammingIndex.build(database, kind=kind, radius=2).range_search(queries, 2)
+def assert_exact_range_results(results, queries, database, radius):
     distances = hamming_distances(queries, database)
     for q, (ids, d) in enumerate(results):
-        inside = np.flatnonzero(distances[q] <= 2)
+        inside = np.flatnonzero(distances[q] <= radius)
         expected = inside[np.argsort(distances[q][inside], kind="stable")]
         np.testing.assert_array_equal(ids, expected)
         np.testing.assert_array_equal(d, distances[q][expected])
     assert sum(len(ids) for ids, _ in results) > 0
+
+
+@pytest.mark.parametrize("kind", ["flat", "hash"])
+@pytest.mark.parametrize("bits", [16, 24, 64])
+@pytest.mark.parametrize("radius", [0, 2, 3])
+def test_range_search_returns_every_code_within_the_radius_in_order(kind, bits, radius):
+    database, queries = tied_codes(bits=bits)
+    index = HammingIndex.build(database, kind=kind)
+    if kind == "hash":  # the prefix table answers, not the scan it falls back to for large radii
+        assert sum(math.comb(index.hash_index().b, i) for i in range(radius + 1)) < 2**index.hash_index().b
+    assert_exact_range_results(index.range_search(queries, radius), queries, database, radius)
+
+
+def test_hash_index_stays_exact_as_it_grows_and_reads_old_multihash_indexes(tmp_path):
+    import faiss
+
+    database, queries = tied_codes(n=4000, bits=64, seed=1)
+    first, rest = database[np.arange(1000)], database[np.arange(1000, 4000)]
+    index = HammingIndex.build(first, kind="hash")
+    assert_exact_range_results(index.range_search(queries, 2), queries, first, 2)
+    index.add(rest)  # the table of the first 1,000 codes must not answer for 4,000
+    assert_exact_range_results(index.range_search(queries, 2), queries, database, 2)
+
+    old = faiss.IndexBinaryMultiHash(64, 3, 21)  # what kind="multihash" saved before kind="hash"
+    old.add(database.packed)
+    folder = tmp_path / "old.index"
+    folder.mkdir()
+    faiss.write_index_binary(old, str(folder / "index.faiss"))
+    (folder / "meta.json").write_text(json.dumps({"format_version": 1, "bits": 64, "kind": "multihash",
+                                                  "radius": 2, "count": 4000, "model": {}}))
+    del old
+    loaded = HammingIndex.load(folder)
+    assert loaded.kind == "hash"
+    assert_exact_range_results(loaded.range_search(queries, 2), queries, database, 2)
 
 
 def test_add_ids_save_load_and_refusals(tmp_path):
@@ -73,8 +105,6 @@ def test_add_ids_save_load_and_refusals(tmp_path):
         loaded.check_model({"name": "m", "encoder_sha256": "other"})
     with pytest.raises(ValueError, match="between 1 and the 500"):
         loaded.search(queries, 501)
-    with pytest.raises(ValueError, match="answers radius <= 2"):
-        HammingIndex.build(database, kind="multihash").range_search(queries, 3)
 
     faiss_file = folder / "index.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])  # truncated

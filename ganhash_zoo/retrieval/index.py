@@ -9,10 +9,14 @@ of image codes needs around it:
   already orders ties by row; range results are sorted here);
 * the model name, bit count and encoder sha256 saved with the index, so an
   index is never queried with another model's codes;
-* ``kind="flat"`` (exact scan, the default) or ``kind="multihash"``
-  (multi-index hashing, fast for small radii on large collections: the code
-  is cut into ``radius + 1`` substrings, one hash table each, so every code
-  within the radius shares at least one substring exactly).
+* ``kind="flat"`` (exact scan, the default) or ``kind="hash"``: the same
+  flat codes plus FAISS's ``IndexBinaryHash`` for small-radius queries on
+  large collections. It files each code under a ``b``-bit prefix and a query
+  probes every prefix within the radius of its own, which is exact: a code
+  within distance r of the query has a prefix within r of the query's. The
+  table is derived data (about 32 bytes a code at 1M codes, sized to about
+  16 codes a prefix), built when first queried after ``add`` or ``load``,
+  never saved.
 
 A saved index is one folder: ``index.faiss``, ``meta.json`` and, when ids other
 than the row numbers were given, ``ids.npy``.
@@ -21,6 +25,7 @@ than the row numbers were given, ``ids.npy``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -32,7 +37,8 @@ from .codes import PackedCodes
 
 INDEX_FILE, IDS_FILE, META_FILE = "index.faiss", "ids.npy", "meta.json"
 FORMAT_VERSION = 1
-KINDS = ("flat", "multihash")
+KINDS = ("flat", "hash")
+CODES_PER_PREFIX = 16  # kind "hash": prefix length chosen so that a prefix holds about this many codes
 
 
 class IndexMismatchError(ValueError):
@@ -47,12 +53,11 @@ def _faiss():
     return faiss
 
 
-def _new_faiss_index(kind: str, dim: int, radius: int):
-    faiss = _faiss()
-    if kind == "flat":
-        return faiss.IndexBinaryFlat(dim)
-    tables = radius + 1  # pigeonhole: within `radius`, one of radius+1 disjoint substrings matches exactly
-    return faiss.IndexBinaryMultiHash(dim, tables, dim // tables)
+def _flat_copy(flat):
+    """A new IndexBinaryFlat holding ``flat``'s codes (so nothing points into an index about to be freed)."""
+    copy = _faiss().IndexBinaryFlat(flat.d)
+    copy.add(_faiss().vector_to_array(flat.xb).reshape(-1, flat.code_size))
+    return copy
 
 
 def sort_hits(query_of, distances, rows, n_rows: int, n_distances: int):
@@ -74,22 +79,20 @@ class HammingIndex:
     through :meth:`check_model` must come from the same encoder.
     """
 
-    def __init__(self, bits: int, kind: str = "flat", model: dict | None = None, radius: int = 2):
+    def __init__(self, bits: int, kind: str = "flat", model: dict | None = None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if int(bits) < 1:
             raise ValueError(f"bits must be positive, got {bits}")
-        self.bits, self.kind, self.model, self.radius = int(bits), kind, dict(model or {}), int(radius)
+        self.bits, self.kind, self.model = int(bits), kind, dict(model or {})
         self.dim = 8 * ((self.bits + 7) // 8)  # padding bits are 0 in every code, so distances are unchanged
-        if kind == "multihash" and self.dim // (self.radius + 1) < 1:
-            raise ValueError(f"{bits}-bit codes are too short for radius {radius} multi-index hashing")
-        self.faiss_index = _new_faiss_index(kind, self.dim, self.radius)
+        self.faiss_index = _faiss().IndexBinaryFlat(self.dim)
         self.ids = None  # None: ids are the row numbers, and cost no memory
+        self._hash = None  # kind "hash": FAISS's IndexBinaryHash of the codes added so far, built on demand
 
     @classmethod
-    def build(cls, codes: PackedCodes, ids=None, kind: str = "flat", model: dict | None = None,
-              radius: int = 2) -> HammingIndex:
-        index = cls(codes.bits, kind, model, radius)
+    def build(cls, codes: PackedCodes, ids=None, kind: str = "flat", model: dict | None = None) -> HammingIndex:
+        index = cls(codes.bits, kind, model)
         index.add(codes, ids)
         return index
 
@@ -119,6 +122,7 @@ class HammingIndex:
                                  "every add, or to none")
             self.ids = np.concatenate([known, ids])
         self.faiss_index.add(packed)
+        self._hash = None
 
     def _ids_of(self, rows: np.ndarray) -> np.ndarray:
         return rows if self.ids is None else self.ids[rows]
@@ -128,9 +132,7 @@ class HammingIndex:
         packed = self._check_codes(queries, "queries")
         if not 1 <= int(k) <= len(self):
             raise ValueError(f"k must be between 1 and the {len(self)} indexed codes, got {k}")
-        # a multi-hash index answers radius queries; the k nearest come from a scan of its flat storage
-        scan = self.faiss_index if self.kind == "flat" else self.faiss_index.storage
-        distances, rows = scan.search(packed, int(k))
+        distances, rows = self.faiss_index.search(packed, int(k))
         return self._ids_of(rows), distances.astype(np.int64)
 
     def range_search(self, queries: PackedCodes, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -138,16 +140,34 @@ class HammingIndex:
         packed = self._check_codes(queries, "queries")
         if radius < 0:
             raise ValueError(f"radius must be >= 0, got {radius}")
-        if self.kind == "multihash" and radius > self.radius:
-            raise ValueError(f"this multi-hash index answers radius <= {self.radius} exactly; got {radius}. "
-                             "Build it with a larger radius, or use kind='flat'")
+        scan = self.faiss_index
+        if self.kind == "hash":
+            hashed = self.hash_index()
+            probed = sum(math.comb(hashed.b, i) for i in range(min(radius, hashed.b) + 1)) / 2**hashed.b
+            if probed < 1:  # the prefixes within the radius hold fewer codes than a scan would read
+                hashed.nflip, scan = int(radius), hashed
         # FAISS's binary range search keeps distances < radius: ask for radius + 1
-        lims, distances, rows = self.faiss_index.range_search(packed, int(radius) + 1)
-        lims = lims.astype(np.int64)
-        query_of = np.repeat(np.arange(len(packed), dtype=np.int64), np.diff(lims))
+        lims, distances, rows = scan.range_search(packed, int(radius) + 1)
+        query_of = np.repeat(np.arange(len(packed), dtype=np.int64), np.diff(lims.astype(np.int64)))
         rows, distances = sort_hits(query_of, distances, rows, max(len(self), 1), self.dim + 1)
+        lims = lims.astype(np.int64)
         ids = self._ids_of(rows)
         return [(ids[lims[q]:lims[q + 1]], distances[lims[q]:lims[q + 1]]) for q in range(len(packed))]
+
+    def stored_codes(self) -> np.ndarray:
+        """The packed codes in insertion order: a view of FAISS's storage (valid until the next ``add``)."""
+        flat = self.faiss_index
+        if flat.ntotal == 0:
+            return np.zeros((0, flat.code_size), np.uint8)
+        return _faiss().rev_swig_ptr(flat.xb.data(), flat.ntotal * flat.code_size).reshape(-1, flat.code_size)
+
+    def hash_index(self):
+        """Kind "hash": FAISS's IndexBinaryHash over the stored codes, its prefix sized to the collection."""
+        if self._hash is None:
+            bits = np.log2(max(len(self), 1) / CODES_PER_PREFIX)
+            self._hash = _faiss().IndexBinaryHash(self.dim, int(np.clip(round(bits), 1, min(self.dim, 24))))
+            self._hash.add(self.stored_codes())
+        return self._hash
 
     # -- model identity -------------------------------------------------------
     def check_model(self, model: dict) -> None:
@@ -171,8 +191,8 @@ class HammingIndex:
         _faiss().write_index_binary(self.faiss_index, str(staging / INDEX_FILE))
         if self.ids is not None:
             np.save(staging / IDS_FILE, self.ids, allow_pickle=False)
-        meta = {"format_version": FORMAT_VERSION, "bits": self.bits, "kind": self.kind, "radius": self.radius,
-                "count": len(self), "model": self.model}
+        meta = {"format_version": FORMAT_VERSION, "bits": self.bits, "kind": self.kind, "count": len(self),
+                "model": self.model}
         (staging / META_FILE).write_text(json.dumps(meta, indent=1))
         if folder.exists():
             shutil.rmtree(folder)
@@ -194,7 +214,10 @@ class HammingIndex:
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{folder} has index format {meta.get('format_version')}, this version reads "
                              f"{FORMAT_VERSION}; rebuild it")
-        index = cls(meta["bits"], meta["kind"], meta["model"], meta["radius"])
+        if meta.get("kind") == "multihash":  # saved before kind "hash" replaced it: FAISS multi-hash tables over flat storage
+            faiss_index = _flat_copy(faiss_index.storage)
+            meta["kind"] = "hash"
+        index = cls(meta["bits"], meta["kind"], meta["model"])
         n_ids = faiss_index.ntotal if ids is None else len(ids)
         if not (faiss_index.ntotal == meta["count"] == n_ids) or faiss_index.d != index.dim:
             raise ValueError(f"{folder} is inconsistent ({faiss_index.ntotal} codes of {faiss_index.d} bits, "
