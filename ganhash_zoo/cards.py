@@ -103,8 +103,7 @@ def _run_record(training: dict) -> str:
             f"{training['epochs']} epochs.")
     curves = []
     for key in dict.fromkeys(key for point in points for key in point if key != "epoch"):
-        # "val_mAP@1000" reads "mAP" (its cutoff is the protocol's), "val_precision@r2" keeps its radius
-        name = "mAP" if key.startswith("val_mAP") else key.removeprefix("val_")
+        name = "mAP" if key == "val_mAP@all" else key.removeprefix("val_")
         values = ", ".join(f"{point['epoch']}: {point[key]:.3f}" for point in points if key in point)
         where = " (validation queries against the rest of the labelled pool)" if not curves else ""
         curves.append(f"Validation {name}{where} by epoch: {values}.")

@@ -155,3 +155,13 @@ def test_map_at_k_from_the_faiss_index_equals_the_full_ranking(bits, labels_2d):
     full = evaluator.evaluate_codes(queries, database).metrics
     for k in cutoffs:
         assert abs(evaluator.map_at_k_of_codes(queries, database, k) - full[f"mAP@{k}"]) < 1e-12, k
+
+
+def test_validation_reads_the_headline_cutoff_at_the_scale_of_its_smaller_database(fashion):
+    from ganhash_zoo.retrieval import Evaluator
+
+    data, split = fashion  # fashion_mnist-59k: mAP@1000 of 59,000 images is judged on the queries
+    validation = Evaluator.validation(data, split)
+    assert split.map_cutoffs == (None, 1000) and (len(split.train), len(split.database)) == (4500, 59000)
+    assert validation.cutoffs == (76, None)  # the top 1.7% in both; the first is what a run's log records
+    assert len(validation.query_labels) == len(split.val)
