@@ -192,7 +192,7 @@ the figures are those of the last checkpoint, which is the one released.
 Keras backend {training.get('backend', '?')}, mixed precision {training.get('mixed_precision') or 'off'},
 seed {entry.seed}, {_training_data(entry)};
 {f'{seconds / 60:.1f} minutes' if seconds else 'time not recorded'} ({training.get('images_per_second', '?')} images/s).{_run_record(training)}
-
+{f"{chr(10)}**Departures from the paper.** {entry.paper['changes']}{chr(10)}" if entry.paper.get('changes') else ""}
 ## Files
 
 {files}
