@@ -31,12 +31,12 @@ def variants(vary: list[str]) -> list[dict]:
     return [dict(choice) for choice in itertools.product(*axes)]
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_train_arguments(parser)
     parser.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
                         help="method option values to compare; repeatable")
-    args = resolve_train_defaults(parser.parse_args())
+    args = resolve_train_defaults(parser.parse_args(argv))
     base = train_config(args)
     data, split = load_protocol(base.protocol, data_dir=args.data_dir)
     itq = Evaluator.validation(data, split).evaluate(

@@ -1,7 +1,9 @@
 """Registry, load() with integrity checks, input validation, the CLI, and resumable training."""
 
 import json
+import runpy
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -285,3 +287,18 @@ def test_method_options_travel_through_the_command_line_and_run_folder(tmp_path)
     claim_run_folder(plain, tmp_path)
     with pytest.raises(RunMismatchError, match="method_options"):
         claim_run_folder(config, tmp_path)
+
+
+def test_sweep_trains_each_variant_and_tabulates_both_halves_of_the_bar_on_validation(fashion, tmp_path, capsys):
+    sweep = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "sweep.py"))
+    sweep["main"](["hashgan", "--dataset", "fashion_mnist", "--bits", "8", "--epochs", "1", "--width", "8",
+                   "--max-unlabeled", "128", "--eval-every", "1", "--verbose", "0", "--vary", "decorrelation_weight=1.0,0.3", "--out", str(tmp_path)])
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert table[0] == "| variant | epoch | val mAP@76 | val mAP@all | val precision@r2 |"
+    assert table[1].startswith("| ITQ | - | 0.")
+    assert [row.split(" | ")[:2] for row in table[2:]] == [["| decorrelation_weight=1.0", "1"],
+                                                            ["| decorrelation_weight=0.3", "1"]]
+    assert all(row.split(" | ")[2] != "-" for row in table[2:])  # each run logged the headline it is chosen on
+    runs = {json.loads((tmp_path / name / "run.json").read_text())["method_options"]["decorrelation_weight"]
+            for name in ("decorrelation_weight-1.0", "decorrelation_weight-0.3")}
+    assert runs == {1.0, 0.3}
