@@ -214,7 +214,7 @@ class HammingIndex:
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{folder} has index format {meta.get('format_version')}, this version reads "
                              f"{FORMAT_VERSION}; rebuild it")
-        if meta.get("kind") == "multihash":  # saved before kind "hash" replaced it: FAISS multi-hash tables over flat storage
+        if meta.get("kind") == "multihash":  # saved before kind "hash" replaced it: multi-hash tables over flat codes
             faiss_index = _flat_copy(faiss_index.storage)
             meta["kind"] = "hash"
         index = cls(meta["bits"], meta["kind"], meta["model"])
