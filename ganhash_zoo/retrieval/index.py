@@ -14,7 +14,7 @@ of image codes needs around it:
   large collections. It files each code under a ``b``-bit prefix and a query
   probes every prefix within the radius of its own, which is exact: a code
   within distance r of the query has a prefix within r of the query's. The
-  table is derived data (about 32 bytes a code at 1M codes, sized to about
+  table is derived data (32-36 bytes a code at 1M codes, sized to about
   16 codes a prefix), built when first queried after ``add`` or ``load``,
   never saved.
 
@@ -148,9 +148,9 @@ class HammingIndex:
                 hashed.nflip, scan = int(radius), hashed
         # FAISS's binary range search keeps distances < radius: ask for radius + 1
         lims, distances, rows = scan.range_search(packed, int(radius) + 1)
-        query_of = np.repeat(np.arange(len(packed), dtype=np.int64), np.diff(lims.astype(np.int64)))
-        rows, distances = sort_hits(query_of, distances, rows, max(len(self), 1), self.dim + 1)
         lims = lims.astype(np.int64)
+        query_of = np.repeat(np.arange(len(packed), dtype=np.int64), np.diff(lims))
+        rows, distances = sort_hits(query_of, distances, rows, max(len(self), 1), self.dim + 1)
         ids = self._ids_of(rows)
         return [(ids[lims[q]:lims[q + 1]], distances[lims[q]:lims[q + 1]]) for q in range(len(packed))]
 
