@@ -110,6 +110,12 @@ def _run_record(training: dict) -> str:
     return " ".join([text, *curves])
 
 
+def _departures(entry) -> str:
+    """Where ganhash-zoo's implementation departs from the paper (papers.py), as a paragraph, if it does."""
+    changes = entry.paper.get("changes")
+    return f"\n**Departures from the paper.** {changes}\n" if changes else ""
+
+
 def _usage(entry) -> str:
     fine_tune = {
         "unsupervised": "model.fit(my_images, epochs=5)",
@@ -192,7 +198,7 @@ the figures are those of the last checkpoint, which is the one released.
 Keras backend {training.get('backend', '?')}, mixed precision {training.get('mixed_precision') or 'off'},
 seed {entry.seed}, {_training_data(entry)};
 {f'{seconds / 60:.1f} minutes' if seconds else 'time not recorded'} ({training.get('images_per_second', '?')} images/s).{_run_record(training)}
-{f"{chr(10)}**Departures from the paper.** {entry.paper['changes']}{chr(10)}" if entry.paper.get('changes') else ""}
+{_departures(entry)}
 ## Files
 
 {files}

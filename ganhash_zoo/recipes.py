@@ -47,8 +47,8 @@ BY_BITS = {
     # 16 bits: without a balance term the real codes drew into one radius-2 ball. Validation
     # precision@r2 at epochs 5, 10, ..., balance 0: 0.100 0.100 (stopped; the class prior); 0.1:
     # 0.150 0.187 0.225 ... 0.378 at 60 (ITQ 0.166); mAP 0.190 0.190 against 0.144 0.182 0.207
-    # ... 0.350 (ITQ 0.138).
-    # scripts/sweep.py dshgan --bits 16 with the recipe above and --vary balance_weight=0.0 / 0.1
+    # ... 0.350 (ITQ 0.138). scripts/sweep.py dshgan --bits 16 with the recipe above and
+    # --vary balance_weight=0.0,0.1
     ("dshgan", "cifar10", 16): dict(method_options={"balance_weight": 0.1}),
 }
 

@@ -11,6 +11,7 @@ training images: both halves of the release bar, without touching the test queri
 """
 
 import argparse
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def main(argv=None):
         ITQ(base.bits, seed=base.seed).fit(training_images(data, split, base.max_unlabeled, base.seed)), name="itq")
     rows = [("ITQ", "-", itq.metrics)]
     for options in variants(args.vary) or [{}]:
-        config = TrainConfig(**{**base.to_dict(), "method_options": {**base.method_options, **options}})
+        config = dataclasses.replace(base, method_options={**base.method_options, **options})
         label = " ".join(f"{k}={v}" for k, v in options.items()) or "base"
         out = Path(args.out) / label.replace(" ", "_").replace("=", "-")
         train(config, out=out, data_dir=args.data_dir, verbose=args.verbose)

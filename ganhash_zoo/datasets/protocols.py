@@ -44,10 +44,13 @@ class ProtocolSpec:
     population: str = "all"  # "all" images, or only the original "train" part
 
     @property
+    def headline_cutoff(self) -> int | None:
+        """The cut-off a release is judged on: 1000 where reported, else the protocol's own."""
+        return 1000 if 1000 in self.map_cutoffs else self.map_cutoffs[0]
+
+    @property
     def headline_metric(self) -> str:
-        """The mAP a release is judged on: mAP@1000 where reported, else the protocol's own cut-off."""
-        cutoff = 1000 if 1000 in self.map_cutoffs else self.map_cutoffs[0]
-        return f"mAP@{cutoff or 'all'}"
+        return f"mAP@{self.headline_cutoff or 'all'}"
 
 
 PROTOCOLS = {

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..datasets import load_protocol
+from ..datasets import get_protocol, load_protocol
 from .codes import PackedCodes, pack
 from .index import HammingIndex
 from .metrics import RankingMetrics, ap_of_top_k, evaluate_ranking
@@ -144,10 +144,10 @@ class Evaluator:
         images ranks the top 1.7%, so on 4,500 it reads mAP@76 (a code that orders the whole
         pool well can still lose at the top, where ITQ is strong); mAP over all stays over all.
         """
-        scale = len(split.train) / len(split.database)
-        cutoffs = [None if c is None else max(1, round(c * scale)) for c in split.map_cutoffs]
-        if 1000 in split.map_cutoffs:  # the headline first: a run's log records the first cut-off
-            cutoffs.insert(0, cutoffs.pop(split.map_cutoffs.index(1000)))
+        headline, scale = get_protocol(split.name).headline_cutoff, len(split.train) / len(split.database)
+        # the headline first: a run's log records the first cut-off
+        ordered = sorted(split.map_cutoffs, key=lambda cutoff: cutoff != headline)
+        cutoffs = [None if c is None else max(1, round(c * scale)) for c in ordered]
         return cls(data.images[split.val], data.labels[split.val], data.images[split.train],
                    data.labels[split.train], cutoffs=cutoffs, protocol=f"{split.name}/val")
 
