@@ -8,7 +8,9 @@ Configurations (each measured in its own process, since the precision policy is 
 * ``today``: float32, a network pass per input (``fused_passes=False``) -- the path before the speed work;
 * ``fused``: float32, one pass over stacked batches where a method has it (HashGAN, DSH-GAN);
 * ``fused+bf16``: the same under ``mixed_bfloat16`` (native bfloat16 convolutions on CPUs with AVX512_BF16);
-* ``fused+bf16+xla``: the same with ``jit_compile=True`` (TensorFlow XLA).
+* ``fused+bf16+xla``: the same with ``jit_compile=True`` (TensorFlow XLA);
+* ``fused+torch``: ``fused`` on Keras's torch backend (the GPU machines' backend), whatever backend the
+  benchmark itself runs on.
 
 Every (method, configuration) is measured in ``--repeats`` interleaved rounds and keeps its best: CPU
 time on a shared machine varies from run to run. Each row says how many training images per second ``fit`` consumes (every player's update included;
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import subprocess
 import sys
 import time
@@ -31,8 +34,9 @@ import numpy as np
 
 from ganhash_zoo.datasets.catalogue import IMAGE_SHAPES
 
-CONFIGS = {"today": (False, None, False), "fused": (True, None, False), "fused+bf16": (True, "bfloat16", False),
-           "fused+bf16+xla": (True, "bfloat16", True)}  # name -> (fused passes, mixed precision, XLA)
+CONFIGS = {"today": (False, None, False, None), "fused": (True, None, False, None),
+           "fused+bf16": (True, "bfloat16", False, None), "fused+bf16+xla": (True, "bfloat16", True, None),
+           "fused+torch": (True, None, False, "torch")}  # name -> (fused passes, mixed precision, XLA, backend)
 
 
 def images_per_second(model, args, kwargs, per_step: int, steps: int) -> float:
@@ -54,7 +58,7 @@ def measure(name: str, config: str, args) -> float:
     """Images/s of one method (or "encoder", the baseline) under one configuration, in this process."""
     import keras
 
-    fused, precision, xla = CONFIGS[config]
+    fused, precision, xla, _ = CONFIGS[config]
     if precision:
         keras.mixed_precision.set_global_policy(f"mixed_{precision}")
     keras.utils.set_random_seed(0)
@@ -110,7 +114,9 @@ def main(argv=None):
         child = [sys.executable, __file__, "--measure", name, config, "--dataset", args.dataset, "--bits",
                  str(args.bits), "--width", str(args.width), "--batch-size", str(args.batch_size), "--steps",
                  str(args.steps)]
-        result = subprocess.run(child, capture_output=True, text=True)
+        backend = CONFIGS[config][3]
+        env = {**os.environ, "KERAS_BACKEND": backend} if backend else None
+        result = subprocess.run(child, capture_output=True, text=True, env=env)
         if result.returncode:
             raise RuntimeError(f"{name} / {config} failed:\n{result.stderr[-2000:]}")
         return float(result.stdout.strip().splitlines()[-1])
