@@ -13,7 +13,8 @@ Configurations (each measured in its own process, since the precision policy is 
   benchmark itself runs on.
 
 Every (method, configuration) is measured in ``--repeats`` interleaved rounds and keeps its best: CPU
-time on a shared machine varies from run to run. Each row says how many training images per second ``fit`` consumes (every player's update included;
+time on a shared machine varies from run to run. Each row says how many training images per second
+``fit`` consumes (every player's update included;
 semi-supervised methods consume a labelled and an unlabelled batch per step and count both), its
 ratio to the same method's ``today`` row, and to the plain encoder: the same DCGAN-style encoder
 fitted alone with one optimizer to a tanh code regression, the method-free cost of hashing. Images
@@ -29,14 +30,24 @@ import os
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
 from ganhash_zoo.datasets.catalogue import IMAGE_SHAPES
 
-CONFIGS = {"today": (False, None, False, None), "fused": (True, None, False, None),
-           "fused+bf16": (True, "bfloat16", False, None), "fused+bf16+xla": (True, "bfloat16", True, None),
-           "fused+torch": (True, None, False, "torch")}  # name -> (fused passes, mixed precision, XLA, backend)
+
+
+class Config(NamedTuple):
+    fused: bool  # one pass over stacked batches
+    precision: str | None  # mixed precision policy, None for float32
+    xla: bool  # jit_compile=True
+    backend: str | None = None  # KERAS_BACKEND of the measuring process; None: the benchmark's own
+
+
+CONFIGS = {"today": Config(False, None, False), "fused": Config(True, None, False),
+           "fused+bf16": Config(True, "bfloat16", False), "fused+bf16+xla": Config(True, "bfloat16", True),
+           "fused+torch": Config(True, None, False, "torch")}
 
 
 def images_per_second(model, args, kwargs, per_step: int, steps: int) -> float:
@@ -58,9 +69,9 @@ def measure(name: str, config: str, args) -> float:
     """Images/s of one method (or "encoder", the baseline) under one configuration, in this process."""
     import keras
 
-    fused, precision, xla, _ = CONFIGS[config]
-    if precision:
-        keras.mixed_precision.set_global_policy(f"mixed_{precision}")
+    setting = CONFIGS[config]
+    if setting.precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{setting.precision}")
     keras.utils.set_random_seed(0)
     from ganhash_zoo.methods import GANHasher
     from ganhash_zoo.nets import dcgan_backbone
@@ -71,7 +82,7 @@ def measure(name: str, config: str, args) -> float:
     images = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
     if name == "encoder":
         encoder = build_encoder(dcgan_backbone(shape, args.width), args.bits)
-        encoder.compile(optimizer=keras.optimizers.Adam(2e-4), loss="mse", jit_compile=xla)
+        encoder.compile(optimizer=keras.optimizers.Adam(2e-4), loss="mse", jit_compile=setting.xla)
         targets = np.tanh(rng.normal(size=(n, args.bits))).astype("float32")
         return images_per_second(encoder, (images, targets), {"batch_size": args.batch_size}, args.batch_size,
                                  args.steps)
@@ -80,10 +91,10 @@ def measure(name: str, config: str, args) -> float:
     if issubclass(cls, GANHasher):
         kwargs["bits"] = args.bits
     if "fused_passes" in inspect.signature(cls.__init__).parameters:
-        kwargs["fused_passes"] = fused
+        kwargs["fused_passes"] = setting.fused
     model = cls(**kwargs)
     model.prepare(images[:512])
-    model.compile(learning_rate=2e-4, jit_compile=xla)
+    model.compile(learning_rate=2e-4, jit_compile=setting.xla)
     fit_args, fit_kwargs = model.fit_inputs(images, images, rng.integers(0, 10, n), args.batch_size)
     per_step = 2 * args.batch_size if model.learning == "semi-supervised" else args.batch_size
     return images_per_second(model, fit_args, fit_kwargs, per_step, args.steps)
@@ -114,7 +125,7 @@ def main(argv=None):
         child = [sys.executable, __file__, "--measure", name, config, "--dataset", args.dataset, "--bits",
                  str(args.bits), "--width", str(args.width), "--batch-size", str(args.batch_size), "--steps",
                  str(args.steps)]
-        backend = CONFIGS[config][3]
+        backend = CONFIGS[config].backend
         env = {**os.environ, "KERAS_BACKEND": backend} if backend else None
         result = subprocess.run(child, capture_output=True, text=True, env=env)
         if result.returncode:

@@ -292,7 +292,8 @@ def test_method_options_travel_through_the_command_line_and_run_folder(tmp_path)
 def test_sweep_trains_each_variant_and_tabulates_both_halves_of_the_bar_on_validation(fashion, tmp_path, capsys):
     sweep = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "sweep.py"))
     sweep["main"](["hashgan", "--dataset", "fashion_mnist", "--bits", "8", "--epochs", "1", "--width", "8",
-                   "--max-unlabeled", "128", "--eval-every", "1", "--verbose", "0", "--vary", "decorrelation_weight=1.0,0.3", "--out", str(tmp_path)])
+                   "--max-unlabeled", "128", "--eval-every", "1", "--verbose", "0",
+                   "--vary", "decorrelation_weight=1.0,0.3", "--out", str(tmp_path)])
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert table[0] == "| variant | epoch | val mAP@76 | val mAP@all | val precision@r2 |"
     assert table[1].startswith("| ITQ | - | 0.")
