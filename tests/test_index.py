@@ -2,7 +2,6 @@
 ``index`` / ``search`` commands work on a folder of real images."""
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -11,6 +10,8 @@ from PIL import Image
 import ganhash_zoo
 from ganhash_zoo import cli
 from ganhash_zoo.retrieval import HammingIndex, IndexMismatchError, PackedCodes, hamming_distances
+from ganhash_zoo.retrieval.index import MAX_PROBED_FRACTION, sort_hits
+from ganhash_zoo.retrieval.prefix_table import PrefixTable
 
 
 def tied_codes(n=3000, bits=24, seed=0):
@@ -56,20 +57,39 @@ def assert_exact_range_results(results, queries, database, radius):
 def test_range_search_returns_every_code_within_the_radius_in_order(kind, bits, radius):
     database, queries = tied_codes(bits=bits)
     index = HammingIndex.build(database, kind=kind)
-    if kind == "hash":  # the prefix table answers, not the scan it falls back to for large radii
-        assert sum(math.comb(index.hash_index().b, i) for i in range(radius + 1)) < 2**index.hash_index().b
     assert_exact_range_results(index.range_search(queries, radius), queries, database, radius)
 
 
-def test_hash_index_stays_exact_as_it_grows_and_reads_old_multihash_indexes(tmp_path):
+def table_results(table, database, queries, radius):
+    """The prefix table's raw hits as range_search's per-query (rows, distances), sorted the same way."""
+    query_of, rows, distances = table.range_search(database.packed, queries.packed, radius)
+    rows, distances = sort_hits(query_of, distances, rows, len(database), database.bits + 1)
+    lims = np.searchsorted(query_of, np.arange(len(queries) + 1))
+    return [(rows[lims[q]:lims[q + 1]], distances[lims[q]:lims[q + 1]]) for q in range(len(queries))]
+
+
+@pytest.mark.parametrize("bits", [16, 24, 48, 64, 128])  # one word a code of 2, 3x1, 3x2, 8 and 2x8 bytes
+@pytest.mark.parametrize("radius", [0, 2, 3])
+def test_prefix_table_finds_exactly_the_codes_within_the_radius(bits, radius):
+    # HammingIndex scans instead when a radius probes over 1/32 of the prefixes, as here: test the table itself
+    database, queries = tied_codes(bits=bits)
+    table = PrefixTable(database.packed, bits)
+    assert table.prefix_bits == 8  # 3,000 codes, about 16 a prefix
+    assert_exact_range_results(table_results(table, database, queries, radius), queries, database, radius)
+
+
+def test_hash_index_probes_its_table_rebuilds_it_as_it_grows_and_reads_old_multihash_indexes(tmp_path):
     import faiss
 
     database, queries = tied_codes(n=4000, bits=64, seed=1)
     first, rest = database[np.arange(1000)], database[np.arange(1000, 4000)]
     index = HammingIndex.build(first, kind="hash")
-    assert_exact_range_results(index.range_search(queries, 2), queries, first, 2)
+    assert index.prefix_table().probed_fraction(0) < MAX_PROBED_FRACTION  # radius 0 reads the table
+    assert_exact_range_results(index.range_search(queries, 0), queries, first, 0)
+    assert_exact_range_results(table_results(index.prefix_table(), first, queries, 2), queries, first, 2)
     index.add(rest)  # the table of the first 1,000 codes must not answer for 4,000
-    assert_exact_range_results(index.range_search(queries, 2), queries, database, 2)
+    assert_exact_range_results(index.range_search(queries, 0), queries, database, 0)
+    assert_exact_range_results(table_results(index.prefix_table(), database, queries, 2), queries, database, 2)
 
     old = faiss.IndexBinaryMultiHash(64, 3, 21)  # what kind="multihash" saved before kind="hash"
     old.add(database.packed)
