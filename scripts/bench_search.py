@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 from ganhash_zoo.retrieval import HammingIndex, PackedCodes
+from ganhash_zoo.retrieval.index import MAX_PROBED_FRACTION
 
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -52,11 +53,10 @@ def numpy_topk(database: np.ndarray, queries: np.ndarray, k: int):
 
 
 def faiss_hash(database: np.ndarray):
-    """FAISS's own exact radius-2 structure: one hash table on 16 bits, probing every prefix within 2."""
+    """FAISS's own exact small-radius structure: one hash table on 16 bits (set ``nflip`` to the radius)."""
     import faiss
 
     index = faiss.IndexBinaryHash(64, 16)
-    index.nflip = 2
     index.add(database)
     return index
 
@@ -96,20 +96,29 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--numpy-queries", type=int, default=20, help="queries timed for the slow NumPy scan")
+    parser.add_argument("--radii", type=int, nargs="+", default=[2], help="radii of the range searches")
     parser.add_argument("--memory-of", nargs=3, metavar=("KIND", "N", "STRUCTURED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_of:  # child process: one number
         kind, n, structured = args.memory_of[0], int(args.memory_of[1]), bool(int(args.memory_of[2]))
         codes = PackedCodes(make_codes(n, structured, np.random.default_rng(0)), 64)
+
+        def build(codes):
+            if kind == "faiss-hash":
+                return faiss_hash(codes.packed)
+            index = HammingIndex.build(codes, kind=kind)
+            if kind == "hash":
+                index.prefix_table()
+            return index
+
+        # a small index first, so that the library code a build runs is already paged in: resident memory
+        # counts it once a process (at 1M codes the first prefix table built grew it by 0.6-1 byte a code
+        # more than the next ones)
+        build(codes[np.arange(min(n, 10_000))])
         libc = ctypes.CDLL("libc.so.6")
         libc.malloc_trim(0)  # hand back the pages make_codes freed, or the index reuses them
         before = resident_bytes()
-        if kind == "faiss-hash":
-            index = faiss_hash(codes.packed)
-        else:
-            index = HammingIndex.build(codes, kind=kind)
-            if kind == "hash":
-                index.hash_index()
+        index = build(codes)  # noqa: F841 (kept alive until measured)
         libc.malloc_trim(0)  # what the index keeps, not the scratch space glibc holds on to after building it
         print((resident_bytes() - before) / n)
         return
@@ -125,10 +134,10 @@ def main(argv=None):
             build = {}
             build["HammingIndex flat"] = once(lambda: HammingIndex.build(codes))
             # the hash table is built on the first radius query: time both steps
-            build["HammingIndex hash"] = once(lambda: HammingIndex.build(codes, kind="hash").hash_index())
+            build["HammingIndex hash"] = once(lambda: HammingIndex.build(codes, kind="hash").prefix_table())
             build["FAISS IndexBinaryHash, direct"] = once(lambda: faiss_hash(database))
             flat, hashed = HammingIndex.build(codes), HammingIndex.build(codes, kind="hash")
-            hashed.hash_index()
+            table, stored = hashed.prefix_table(), hashed.stored_codes()
             direct, direct_hash = faiss.IndexBinaryFlat(64), faiss_hash(database)
             direct.add(database)
             for n_queries in (100, 1000):
@@ -146,13 +155,19 @@ def main(argv=None):
                     for name, seconds in rows:
                         print(f"| {n:,} | {kind} | {n_queries} | top-{k} | {name} | "
                               f"{1000 * seconds / n_queries:.3f} | {seconds / rows[0][1]:.2f}x |")
-                rows = [("FAISS flat range search, direct", timed(lambda: direct.range_search(q, 3))),
-                        ("HammingIndex flat range_search", timed(lambda: flat.range_search(queries, 2))),
-                        ("FAISS IndexBinaryHash, direct", timed(lambda: direct_hash.range_search(q, 3))),
-                        ("HammingIndex hash range_search", timed(lambda: hashed.range_search(queries, 2)))]
-                for name, seconds in rows:
-                    print(f"| {n:,} | {kind} | {n_queries} | radius 2 | {name} | "
-                          f"{1000 * seconds / n_queries:.3f} | {seconds / rows[0][1]:.2f}x |")
+                for radius in args.radii:
+                    # FAISS keeps distances below the radius it is given: radius + 1
+                    direct_hash.nflip = radius
+                    rows = [("FAISS flat range search, direct", timed(lambda: direct.range_search(q, radius + 1))),
+                            ("HammingIndex flat range_search", timed(lambda: flat.range_search(queries, radius))),
+                            ("FAISS IndexBinaryHash, direct", timed(lambda: direct_hash.range_search(q, radius + 1))),
+                            ("HammingIndex hash range_search", timed(lambda: hashed.range_search(queries, radius)))]
+                    if table.probed_fraction(radius) >= MAX_PROBED_FRACTION:  # the index scanned: time its table
+                        rows.append(("its prefix table, probed anyway",
+                                     timed(lambda: table.range_search(stored, q, radius))))
+                    for name, seconds in rows:
+                        print(f"| {n:,} | {kind} | {n_queries} | radius {radius} | {name} | "
+                              f"{1000 * seconds / n_queries:.3f} | {seconds / rows[0][1]:.2f}x |")
             for name, seconds in build.items():
                 print(f"| {n:,} | {kind} | - | build | {name} | {1000 * seconds:.0f} ms in all | - |")
             for name in ("flat", "hash", "faiss-hash"):
