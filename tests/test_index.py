@@ -68,10 +68,12 @@ def table_results(table, database, queries, radius):
     return [(rows[lims[q]:lims[q + 1]], distances[lims[q]:lims[q + 1]]) for q in range(len(queries))]
 
 
-@pytest.mark.parametrize("bits", [16, 24, 48, 64, 128])  # one word a code of 2, 3x1, 3x2, 8 and 2x8 bytes
+@pytest.mark.parametrize("bits", [16, 24, 48, 64, 128])  # a code is 1x2, 3x1, 3x2, 1x8 and 2x8 bytes of words
 @pytest.mark.parametrize("radius", [0, 2, 3])
 def test_prefix_table_finds_exactly_the_codes_within_the_radius(bits, radius):
-    # HammingIndex scans instead when a radius probes over 1/32 of the prefixes, as here: test the table itself
+    # HammingIndex scans instead when a radius probes over MAX_PROBED_FRACTION of the prefixes, as radius 2
+    # does here: test the table itself. At 16 bits radius 2 and 3 find over 1,024 hits, the hit buffer's
+    # first size, so it grows in the middle of a query
     database, queries = tied_codes(bits=bits)
     table = PrefixTable(database.packed, bits)
     assert table.prefix_bits == 8  # 3,000 codes, about 16 a prefix
