@@ -37,7 +37,6 @@ import numpy as np
 from ganhash_zoo.datasets.catalogue import IMAGE_SHAPES
 
 
-
 class Config(NamedTuple):
     fused: bool  # one pass over stacked batches
     precision: str | None  # mixed precision policy, None for float32

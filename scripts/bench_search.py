@@ -145,6 +145,12 @@ def main(argv=None):
                 q = database[picks].copy()
                 q[:, 0] ^= 1
                 queries = PackedCodes(q, 64)
+
+                def report(task, rows):
+                    for name, seconds in rows:
+                        print(f"| {n:,} | {kind} | {n_queries} | {task} | {name} | "
+                              f"{1000 * seconds / n_queries:.3f} | {seconds / rows[0][1]:.2f}x |")
+
                 for k in (10, 1000):
                     rows = [("FAISS IndexBinaryFlat, direct", timed(lambda: direct.search(q, k))),
                             ("HammingIndex flat", timed(lambda: flat.search(queries, k)))]
@@ -152,9 +158,7 @@ def main(argv=None):
                         m = args.numpy_queries
                         rows.append(("NumPy popcount scan", once(lambda: numpy_topk(database, q[:m], k))
                                      * n_queries / m))
-                    for name, seconds in rows:
-                        print(f"| {n:,} | {kind} | {n_queries} | top-{k} | {name} | "
-                              f"{1000 * seconds / n_queries:.3f} | {seconds / rows[0][1]:.2f}x |")
+                    report(f"top-{k}", rows)
                 for radius in args.radii:
                     # FAISS keeps distances below the radius it is given: radius + 1
                     direct_hash.nflip = radius
@@ -165,9 +169,7 @@ def main(argv=None):
                     if table.probed_fraction(radius) >= MAX_PROBED_FRACTION:  # the index scanned: time its table
                         rows.append(("its prefix table, probed anyway",
                                      timed(lambda: table.range_search(stored, q, radius))))
-                    for name, seconds in rows:
-                        print(f"| {n:,} | {kind} | {n_queries} | radius {radius} | {name} | "
-                              f"{1000 * seconds / n_queries:.3f} | {seconds / rows[0][1]:.2f}x |")
+                    report(f"radius {radius}", rows)
             for name, seconds in build.items():
                 print(f"| {n:,} | {kind} | - | build | {name} | {1000 * seconds:.0f} ms in all | - |")
             for name in ("flat", "hash", "faiss-hash"):

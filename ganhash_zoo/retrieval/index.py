@@ -144,12 +144,11 @@ class HammingIndex:
             raise ValueError(f"radius must be >= 0, got {radius}")
         if self.kind == "hash" and self.prefix_table().probed_fraction(radius) < MAX_PROBED_FRACTION:
             query_of, rows, distances = self.prefix_table().range_search(self.stored_codes(), packed, radius)
-            lims = np.searchsorted(query_of, np.arange(len(packed) + 1))
         else:  # FAISS's binary range search keeps distances < radius: ask for radius + 1
             lims, distances, rows = self.faiss_index.range_search(packed, int(radius) + 1)
-            lims = lims.astype(np.int64)
-            query_of = np.repeat(np.arange(len(packed), dtype=np.int64), np.diff(lims))
+            query_of = np.repeat(np.arange(len(packed), dtype=np.int64), np.diff(lims.astype(np.int64)))  # lims: uint64
         rows, distances = sort_hits(query_of, distances, rows, max(len(self), 1), self.dim + 1)
+        lims = np.searchsorted(query_of, np.arange(len(packed) + 1))  # both list hits query by query
         ids = self._ids_of(rows)
         return [(ids[lims[q]:lims[q + 1]], distances[lims[q]:lims[q + 1]]) for q in range(len(packed))]
 

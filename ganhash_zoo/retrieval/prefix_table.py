@@ -103,17 +103,16 @@ def _probe_query(q, query_words, query_prefixes, masks, starts, low, high, code_
 def _probe(query_words, query_prefixes, masks, starts, low, high, code_words, radius):
     """(query, row, distance) of every code within ``radius``, grouped by query, in probe order."""
     hits = np.empty((1024, 3), np.int64)
-    n_hits = 0
-    for q in range(query_words.shape[0]):
+    n_hits, q = 0, 0
+    while q < query_words.shape[0]:
         end = _probe_query(q, query_words, query_prefixes, masks, starts, low, high, code_words, radius, hits,
                            n_hits)
-        while end < 0:  # full: double the space and probe this query again
+        if end < 0:  # full: double the space and probe this query again
             bigger = np.empty((2 * hits.shape[0], 3), np.int64)
             bigger[:n_hits] = hits[:n_hits]
             hits = bigger
-            end = _probe_query(q, query_words, query_prefixes, masks, starts, low, high, code_words, radius,
-                               hits, n_hits)
-        n_hits = end
+        else:
+            n_hits, q = end, q + 1
     return hits[:n_hits, 0], hits[:n_hits, 1], hits[:n_hits, 2]
 
 
