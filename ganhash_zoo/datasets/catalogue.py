@@ -22,6 +22,7 @@ class DatasetInfo:
     system_dirs: tuple = ()  # distribution packages that ship a copy
     measured_copy: str = ""  # which copy the shipped splits and figures come from (cards say it)
     verified_pixels: tuple = ()  # (sha256 of the decoded images in canonical order, the copy it belongs to)
+    download_host: str = ""  # where tensorflow-datasets downloads it from
 
 
 DATASETS = {
@@ -32,6 +33,7 @@ DATASETS = {
         measured_copy="CIFAR-10, JPEG copy (cifar10-jpeg.tar.gz; JPEG-compressed images, so figures may differ "
                       "slightly from the PNG/pickle original)",
         verified_pixels=(("aaf6162ad480776ee3eb14ed0ed50490f1eda7744e5c0c9a6cb118a510d584b7", "cifar10-jpeg.tar.gz"),),
+        download_host="www.cs.toronto.edu",
     ),
     "fashion_mnist": DatasetInfo(
         "fashion_mnist", "Fashion-MNIST", (28, 28, 1),
@@ -40,6 +42,7 @@ DATASETS = {
         system_dirs=(Path("/usr/share/datasets/fashion-mnist"),),  # Debian's dataset-fashion-mnist
         measured_copy="Fashion-MNIST (original IDX files)",
         verified_pixels=(("0fbbfcb392782b3b702472ead3688778e1509e8cf40f5c24d9d3303618b193ab", "the IDX files"),),
+        download_host="fashion-mnist.s3-website.eu-central-1.amazonaws.com",
     ),
 }
 IMAGE_SHAPES = {name: info.image_shape for name, info in DATASETS.items()}

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .catalogue import DATASETS
+from .protocols import labels_fingerprint
 from .sources import (
     DatasetError,
     ImageData,
@@ -84,15 +85,22 @@ def _cache_key(path: Path) -> str:
 
 
 def _read_cache(folder: Path) -> ImageData | None:
-    """The cached arrays if the entry is whole and its pixels hash to what was decoded, else None."""
+    """The cached arrays if the entry is whole and its pixels and labels hash to what was decoded, else None.
+
+    An entry of a copy whose pixels are not the verified ones repeats its warning on every load.
+    """
     try:
         meta = json.loads((folder / "meta.json").read_text())
-        images = np.load(folder / "images.npy", mmap_mode="r")
-        if pixel_fingerprint(images) != meta["pixels_sha256"]:
+        images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
+        labels = np.load(folder / "labels.npy", allow_pickle=False)
+        if pixel_fingerprint(images) != meta["pixels_sha256"] or labels_fingerprint(labels) != meta["labels_sha256"]:
             warnings.warn(f"the cached arrays in {folder} were modified; decoding the dataset again", stacklevel=3)
             return None
-        return ImageData(images=images, labels=np.load(folder / "labels.npy"), class_names=meta["class_names"],
-                         parts=np.load(folder / "parts.npy"))
+        data = ImageData(images=images, labels=labels, class_names=meta["class_names"],
+                         parts=np.load(folder / "parts.npy", allow_pickle=False), unverified=meta.get("unverified"))
+        if data.unverified:
+            warnings.warn(data.unverified, stacklevel=3)
+        return data
     except (OSError, ValueError, KeyError):
         return None  # missing or broken: rebuilt by the caller
 
@@ -114,7 +122,9 @@ def _cached(path: Path, reader) -> ImageData:
         np.save(folder / "labels.npy", data.labels)
         np.save(folder / "parts.npy", data.parts)
         meta_file.write_text(json.dumps({"class_names": data.class_names, "source": str(path),
-                                         "pixels_sha256": pixel_fingerprint(data.images)}))
+                                         "pixels_sha256": pixel_fingerprint(data.images),
+                                         "labels_sha256": labels_fingerprint(data.labels),
+                                         "unverified": data.unverified}))
     except OSError:
         pass  # a read-only cache only costs speed
     return data
@@ -146,6 +156,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, source: s
         raise ValueError(f"source must be 'auto', 'local' or 'tfds', not {source!r}")
     info = DATASETS[key]
     candidates, tfds_name, class_names = info.local_names, info.tfds_name, list(info.class_names)
+    explicit = data_dir is not None
     if source != "tfds":
         data_dir = data_dir or os.environ.get(DATA_ENV)
         roots = [Path(data_dir)] if data_dir else []
@@ -158,12 +169,13 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, source: s
                 data = _cached(folder, lambda p: check_pixels(key, _read_local(p, class_names), p))
                 data.class_names = class_names
                 return data
-        if source == "local":
+        if source == "local" or explicit:
             raise DatasetError(
                 f"no local copy of {name} found (looked in: {', '.join(searched) or 'nothing'}). "
                 f"Set {DATA_ENV} or pass data_dir to a folder holding one of {candidates}."
             )
-    return check_pixels(key, read_tfds(tfds_name), f"tensorflow-datasets' {tfds_name}")
+    return check_pixels(key, read_tfds(tfds_name, download_host=info.download_host),
+                        f"tensorflow-datasets' {tfds_name}")
 
 
 def check_pixels(key: str, data: ImageData, origin) -> ImageData:
@@ -178,6 +190,7 @@ def check_pixels(key: str, data: ImageData, origin) -> ImageData:
             f"the images decoded from {origin} differ from the verified copy (pixel sha256 {fingerprint[:16]}..., "
             f"expected {next(iter(known))[:16]}...): the file is corrupt or was modified. Replace it with a good "
             "copy; nothing was evaluated.")
-    warnings.warn(f"{origin} is not a copy whose pixels ganhash-zoo has verified ({fingerprint[:16]}...); "
-                  "figures measured on it may differ from the registry's", stacklevel=3)
+    data.unverified = (f"{origin} is not a copy whose pixels ganhash-zoo has verified ({fingerprint[:16]}...); "
+                       "figures measured on it may differ from the registry's")
+    warnings.warn(data.unverified, stacklevel=3)
     return data

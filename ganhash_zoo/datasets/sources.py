@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .transforms import near_duplicates
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 SPLIT_ORDER = ("train", "test")
 
@@ -59,6 +61,7 @@ class ImageData:
     labels: np.ndarray
     class_names: list[str]
     parts: np.ndarray
+    unverified: str | None = None  # why figures on this copy may differ from the registry's, if they may
 
     def __post_init__(self):
         if self.images.ndim != 4 or self.images.dtype != np.uint8:
@@ -70,6 +73,14 @@ class ImageData:
 
     def __len__(self):
         return len(self.images)
+
+    def training_inputs(self, indices) -> np.ndarray:
+        """What a method on pixels fits on: the images themselves."""
+        return self.images[indices]
+
+    def copies_of(self, indices) -> np.ndarray:
+        """The near-duplicate copies of some images, as model inputs (see datasets/transforms.py)."""
+        return near_duplicates(self.images[indices])
 
 
 def _decode_image(data: bytes, name: str) -> np.ndarray:
@@ -193,12 +204,37 @@ def read_idx_folder(folder: str | os.PathLike, class_names: list[str]) -> ImageD
     return ImageData(np.concatenate(images), np.concatenate(labels), class_names, np.concatenate(parts))
 
 
-def read_tfds(name: str, data_dir: str | None = None) -> ImageData:
-    """Download/read a dataset through tensorflow-datasets (needs a network once)."""
+def host_resolves(host: str, timeout: float = 3.0) -> bool:
+    """Whether ``host``'s name resolves within ``timeout`` seconds (a machine without a network fails at once
+    here rather than in a download's minutes of retries)."""
+    import concurrent.futures
+    import socket
+
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        pool.submit(socket.getaddrinfo, host, 443).result(timeout=timeout)
+        return True
+    except (OSError, concurrent.futures.TimeoutError):
+        return False
+    finally:
+        pool.shutdown(wait=False)
+
+
+def read_tfds(name: str, data_dir: str | None = None, download_host: str | None = None) -> ImageData:
+    """Read a dataset through tensorflow-datasets, downloading it (from ``download_host``) if it is not
+    prepared in tfds' folder yet."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as error:
         raise DatasetError("tensorflow-datasets is not installed: pip install tensorflow-datasets") from error
+    try:
+        prepared = tfds.builder(name, data_dir=data_dir).is_prepared()
+    except Exception:  # an unknown or broken builder: tfds.load below says what it is
+        prepared = False
+    if not prepared and download_host and not host_resolves(download_host):
+        raise DatasetError(
+            f"{name} is not on this machine and its download host {download_host} cannot be reached (no network?). "
+            "Point GANHASH_ZOO_DATA (or --data-dir) at a local copy instead.")
     try:
         splits, info = tfds.load(name, data_dir=data_dir, with_info=True, batch_size=-1)
     except ImportError as error:  # a dataset builder's own dependency, not the network

@@ -65,14 +65,18 @@ def plot_retrieval_grid(result, path: Path, query_images, db_images, query_label
     return path
 
 
-def plot_search_grid(path: Path, query_images, query_names, result_images, distances, title: str) -> Path:
-    """One row per query: the query, then its nearest images with their Hamming distances."""
+def plot_search_grid(path: Path, query_images, query_names, result_images, distances, result_names,
+                     title: str) -> Path:
+    """One row per query: the query, then its nearest images, each captioned with its file name and
+    Hamming distance (a missing image leaves its tile empty)."""
     plt = _pyplot()
     n_rows, k = len(query_images), max((len(row) for row in result_images), default=0)
-    fig, axes = plt.subplots(n_rows, k + 1, figsize=(1.2 * (k + 1), 1.3 * n_rows), squeeze=False)
+    fig, axes = plt.subplots(n_rows, k + 1, figsize=(1.4 * (k + 1), 1.5 * n_rows + 0.6), squeeze=False,
+                             layout="constrained")
     for r in range(n_rows):
-        cells = [(query_images[r], Path(query_names[r]).name)] + [
-            (image, f"d={int(d)}") for image, d in zip(result_images[r], distances[r])]
+        cells = [(query_images[r], f"query\n{_short(Path(query_names[r]).name)}")] + [
+            (image, f"{_short(name)}\nd={int(d)}") for image, name, d in zip(result_images[r], result_names[r],
+                                                                            distances[r])]
         for c in range(k + 1):
             ax = axes[r, c]
             ax.set_xticks([]), ax.set_yticks([])
@@ -83,6 +87,12 @@ def plot_search_grid(path: Path, query_images, query_names, result_images, dista
             else:
                 ax.axis("off")
     fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
+
+
+def _short(name: str, width: int = 18) -> str:
+    """A file name cut to fit under a tile, printable (a newline or control character in it shows as \\n)."""
+    name = name.encode("unicode_escape").decode("ascii")
+    return name if len(name) <= width else name[: width - 1] + "…"

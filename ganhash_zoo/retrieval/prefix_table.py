@@ -26,7 +26,6 @@ import functools
 import itertools
 import math
 
-import numba
 import numpy as np
 
 CODES_PER_PREFIX = 16  # prefix length chosen so that a prefix holds about this many codes
@@ -66,7 +65,6 @@ def as_words(packed: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view(f"<u{width}")
 
 
-@numba.njit(inline="always")
 def _popcount(x):
     x = np.uint64(x)
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -75,7 +73,6 @@ def _popcount(x):
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
-@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _probe_query(q, query_words, query_prefixes, masks, starts, low, high, code_words, radius, hits, n_hits):
     """Write query ``q``'s hits into ``hits`` (rows of query, row, distance) from row ``n_hits`` on; return
     where they end, or -1 when ``hits`` is full. Nothing here reassigns an array: numba would count its
@@ -99,7 +96,6 @@ def _probe_query(q, query_words, query_prefixes, masks, starts, low, high, code_
     return n_hits
 
 
-@numba.njit(nogil=True, boundscheck=False, cache=True)
 def _probe(query_words, query_prefixes, masks, starts, low, high, code_words, radius):
     """(query, row, distance) of every code within ``radius``, grouped by query, in probe order."""
     hits = np.empty((1024, 3), np.int64)
@@ -114,6 +110,34 @@ def _probe(query_words, query_prefixes, masks, starts, low, high, code_words, ra
         else:
             n_hits, q = end, q + 1
     return hits[:n_hits, 0], hits[:n_hits, 1], hits[:n_hits, 2]
+
+
+_compiled = False
+
+
+def compile_probe() -> None:
+    """Replace the probe loop's functions by their numba-compiled versions, once, on first use.
+
+    Compiled code is cached on disk where numba finds a writable place (beside the package or under
+    the user's cache folder), so later processes load it in a fraction of a second; on a read-only
+    install with no writable home it is compiled in memory instead. Importing the package compiles
+    nothing and does not import numba.
+    """
+    global _compiled, _popcount, _probe_query, _probe
+    if _compiled:
+        return
+    import numba
+
+    def jit(function):
+        try:
+            return numba.njit(nogil=True, boundscheck=False, cache=True)(function)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+            return numba.njit(nogil=True, boundscheck=False)(function)
+
+    _popcount = numba.njit(inline="always")(_popcount)
+    _probe_query = jit(_probe_query)  # before _probe, which calls it
+    _probe = jit(_probe)
+    _compiled = True
 
 
 class PrefixTable:
