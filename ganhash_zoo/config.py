@@ -6,13 +6,19 @@ Plain data (no Keras), so the registry can say how each planned model is trained
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from .datasets.catalogue import model_name
+from .feature_cache import PIXELS
+from .pretrained import BACKBONES, DEFAULT_BACKBONE
+
+BACKBONE_CHOICES = (*BACKBONES, PIXELS)
+MAX_BITS = 1024  # longer codes than any hashing method uses; refusing more keeps a typo from allocating gigabytes
 
 # run.json fields that must match to resume a run (the others may change between sessions)
-ARCHITECTURE_FIELDS = ("method", "dataset", "protocol", "bits", "width", "batch_size", "seed", "max_unlabeled",
-                       "mixed_precision", "method_options")
+ARCHITECTURE_FIELDS = ("method", "dataset", "protocol", "bits", "backbone", "width", "batch_size", "seed",
+                       "max_unlabeled", "mixed_precision", "method_options")
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,9 @@ class TrainConfig:
     dataset: str
     protocol: str
     bits: int
+    # a frozen pretrained backbone whose cached features the method learns from, or "dcgan": pixels, with the
+    # from-scratch DCGAN trunk
+    backbone: str = DEFAULT_BACKBONE
     epochs: int = 10
     batch_size: int = 128
     width: int = 64
@@ -36,11 +45,18 @@ class TrainConfig:
     method_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        for name in ("bits", "epochs", "batch_size", "width", "eval_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        for name in ("bits", "epochs", "batch_size", "width", "eval_every", "max_unlabeled", "gan_epochs"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.bits > MAX_BITS:
+            raise ValueError(f"bits must be at most {MAX_BITS}, got {self.bits}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
+        if self.backbone not in BACKBONE_CHOICES:
+            raise ValueError(f"backbone must be one of {', '.join(BACKBONE_CHOICES)}, got {self.backbone!r}")
         if self.mixed_precision not in (None, "bfloat16", "float16"):
             raise ValueError(f"mixed_precision must be bfloat16, float16 or None, got {self.mixed_precision!r}")
 
@@ -52,7 +68,8 @@ class TrainConfig:
     def cli_args(self) -> list[str]:
         """The ``train`` arguments that rebuild this config (defaults of optional settings left out)."""
         args = [self.method, "--dataset", self.dataset, "--protocol", self.protocol, "--bits", str(self.bits),
-                "--epochs", str(self.epochs), "--batch-size", str(self.batch_size), "--width", str(self.width),
+                "--backbone", self.backbone, "--epochs", str(self.epochs), "--batch-size", str(self.batch_size),
+                "--width", str(self.width),
                 "--learning-rate", f"{self.learning_rate:g}"]
         for flag, value in (("--gan-epochs", self.gan_epochs), ("--max-unlabeled", self.max_unlabeled),
                             ("--mixed-precision", self.mixed_precision)):

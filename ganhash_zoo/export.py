@@ -13,12 +13,14 @@ generator and discriminator too.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from .files import read_regular_file
 from .registry import sha256_of
 
 CONFIG_FILE = "config.json"
@@ -76,10 +78,10 @@ def _write_weights(model, path: Path, half: bool) -> None:
     os.replace(tmp, path)  # never leave a half-written file under the real name
 
 
-def save_encoder(encoder, folder, meta: dict, half: bool = True, model=None) -> dict:
-    """Write the encoder (and the full GAN ``model`` if given) into ``folder``; returns ``{filename: sha256}``."""
+def save_encoder(encoder, folder, meta: dict, half: bool = True, model=None, model_weights: bool = True) -> dict:
+    """Write the encoder into ``folder``, with the method's config if ``model`` is given and, if
+    ``model_weights``, its whole GAN's weights too; returns ``{filename: sha256}``."""
     import keras
-
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,53 +92,101 @@ def save_encoder(encoder, folder, meta: dict, half: bool = True, model=None) -> 
         serialized = keras.saving.serialize_keras_object(model)
         serialized.pop("compile_config", None)  # per-player optimizers: users compile() with their own rates
         config["model"] = _float32_policies(serialized)
-        _write_weights(model, folder / MODEL_FILE, half)
-        names.append(MODEL_FILE)
+        if model_weights:
+            _write_weights(model, folder / MODEL_FILE, half)
+            names.append(MODEL_FILE)
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1))
     return {name: sha256_of(folder / name) for name in names}
 
 
-def read_export_config(folder) -> dict:
-    path = Path(folder) / CONFIG_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: not an exported ganhash-zoo encoder folder")
-    config = json.loads(path.read_text())
-    if config.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path} has format {config.get('format')!r}; this version reads {FORMAT_VERSION}")
+def read_export_files(folder, names=(CONFIG_FILE, ENCODER_FILE)) -> dict[str, bytes]:
+    """The bytes of an export folder's files (regular files only), for a caller that parses them as read."""
+    folder = Path(folder)
+    if not (folder / CONFIG_FILE).exists():
+        raise FileNotFoundError(f"{folder / CONFIG_FILE} not found: not an exported ganhash-zoo encoder folder")
+    return {name: read_regular_file(folder / name) for name in names if (folder / name).exists()}
+
+
+def parse_export_config(data: bytes, where) -> dict:
+    try:
+        config = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{where} is not valid JSON: {error}") from error
+    if not isinstance(config, dict) or config.get("format") != FORMAT_VERSION:
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"{where} has format {found!r}; this version reads {FORMAT_VERSION}")
+    for key in ("encoder", "bits", "method"):
+        if key not in config:
+            raise ValueError(f"{where} has no {key!r}: not a ganhash-zoo export (re-export the run or restore it)")
     return config
 
 
-def load_encoder(folder):
-    """Rebuild the encoder from ``config.json`` and load its weights."""
+def load_weights_from_bytes(model, data: bytes, where) -> None:
+    """Load a .weights.h5 held in memory into ``model`` (the bytes a caller read, and maybe verified, once).
+
+    Keras' public ``load_weights`` takes only a path, which would be opened a second time; its own
+    loader reads an in-memory file through the same store it uses for paths.
+    """
+    from keras.src.saving import saving_lib
+
+    try:
+        store = saving_lib.H5IOStore(io.BytesIO(data), mode="r")
+    except OSError as error:
+        raise ValueError(f"{where} is not an HDF5 weights file: {error}") from error
+    failed, errors = set(), {}
+    try:
+        saving_lib._load_state(model, weights_store=store, assets_store=None, inner_path="",
+                               visited_saveables=set(), failed_saveables=failed, error_msgs=errors)
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{where} does not fit the network in config.json: {error}") from error
+    finally:
+        store.close()
+    if failed:
+        raise ValueError(f"{where} does not fit the network in config.json ({len(errors)} parts could not be loaded)")
+
+
+def encoder_from(config: dict, weights: bytes, where):
+    """The encoder network of an export config with its weights."""
     import keras
 
     from . import nets  # noqa: F401  registers the custom layers
 
-    config = read_export_config(folder)
     encoder = keras.models.model_from_json(json.dumps(config["encoder"]))
-    try:
-        encoder.load_weights(Path(folder) / ENCODER_FILE)
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{Path(folder) / ENCODER_FILE} does not fit the encoder in config.json: {error}") from error
+    load_weights_from_bytes(encoder, weights, where)
     return encoder
 
 
-def load_trainable_model(folder):
-    """Rebuild the method's whole GAN from ``config.json`` with ``model.weights.h5`` loaded, ready to compile and fit."""
+def load_encoder(folder):
+    """Rebuild the encoder of an export folder (a run's own, unverified: the registry's go through zoo.load)."""
+    files = read_export_files(folder)
+    return encoder_from(parse_export_config(files[CONFIG_FILE], Path(folder) / CONFIG_FILE), files[ENCODER_FILE],
+                        Path(folder) / ENCODER_FILE)
+
+
+def trainable_model_from(config: dict, files: dict[str, bytes], where):
+    """The method's whole GAN of an export, ready to compile and fit.
+
+    With ``model.weights.h5`` every player starts from its exported weights; without it (releases on a
+    backbone ship the encoder alone) the encoder does, and the other players start afresh.
+    """
     import keras
 
     from . import methods  # noqa: F401  registers the method classes
 
-    folder = Path(folder)
-    config = read_export_config(folder)
-    if "model" not in config or not (folder / MODEL_FILE).exists():
+    if "model" not in config:
         raise FileNotFoundError(
-            f"{folder} holds the encoder only (no {MODEL_FILE}); fine-tune the encoder as a plain keras.Model, "
-            "or train the method from scratch with scripts/train.py"
-        )
+            f"{where} holds the encoder only (no method config); fine-tune the encoder as a plain keras.Model, "
+            "or train the method from scratch with scripts/train.py")
     model = keras.saving.deserialize_keras_object(config["model"])
-    try:
-        model.load_weights(folder / MODEL_FILE)
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{folder / MODEL_FILE} does not fit the model in config.json: {error}") from error
+    if MODEL_FILE in files:
+        model.build()
+        load_weights_from_bytes(model, files[MODEL_FILE], Path(where) / MODEL_FILE)
+    else:
+        load_weights_from_bytes(model.encoder, files[ENCODER_FILE], Path(where) / ENCODER_FILE)
     return model
+
+
+def load_trainable_model(folder):
+    """The whole GAN of an export folder (a run's own), ready to compile and fit."""
+    files = read_export_files(folder, (CONFIG_FILE, ENCODER_FILE, MODEL_FILE))
+    return trainable_model_from(parse_export_config(files[CONFIG_FILE], Path(folder) / CONFIG_FILE), files, folder)

@@ -3,7 +3,7 @@
 Everything goes through huggingface_hub itself, so HF_ENDPOINT, HF_HOME,
 HF_HUB_OFFLINE and the usual token places (``hf auth login``, HF_TOKEN)
 work as they do for any Hub model. Integrity is checked by the caller
-(:func:`ganhash_zoo.zoo.verify_files`) against the sha256 in the registry,
+(:func:`ganhash_zoo.registry.read_verified_files`) against the sha256 in the registry,
 so a file that changed on the Hub or in the cache is never loaded.
 """
 
@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from .cards import model_card
-from .registry import WeightsNotAvailableError, verify_files
+from .registry import WeightsNotAvailableError, read_verified_files
 
 CARD_FILE = "README.md"
 
@@ -51,7 +51,7 @@ def build_repo_folder(entry, weights_folder, dest) -> Path:
     """``dest`` filled with exactly what goes to the Hub: the weight files, config.json, and README.md = the card."""
 
     weights_folder, dest = Path(weights_folder), Path(dest)
-    verify_files(entry, weights_folder)  # publish only what the registry vouches for
+    read_verified_files(entry, weights_folder)  # publish only what the registry vouches for
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)

@@ -88,11 +88,12 @@ def triplet(anchor, positive, negative, margin: float = 0.5):
     return ops.mean(ops.relu(margin + d_ap - d_an))
 
 
-def label_similarity(labels, other=None, num_classes: int | None = None):
-    """S_ij in {-1, +1}: +1 when items share a label (class ids, or multi-hot rows)."""
+def label_similarity(labels, other=None, num_classes: int | None = None, similar: float = 1.0):
+    """S_ij in {-1, similar}: ``similar`` (1: identical codes) when items share a label (class ids, or
+    multi-hot rows), -1 otherwise."""
     y = _multi_hot(labels, num_classes)
     z = y if other is None else _multi_hot(other, num_classes)
-    return ops.where(ops.matmul(y, ops.transpose(z)) > 0, 1.0, -1.0)
+    return ops.where(ops.matmul(y, ops.transpose(z)) > 0, float(similar), -1.0)
 
 
 def _multi_hot(labels, num_classes):

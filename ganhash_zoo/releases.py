@@ -10,17 +10,16 @@ folder is published. Maintainer tooling: ``scripts/release.py`` and
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 from .export import MODEL_FILE
-from .registry import get_entry, quality_shortfalls, registry, sha256_of
-from .files import atomic_write_text
+from .registry import get_entry, quality_shortfalls, registry
+from .files import atomic_write_text, read_regular_file, write_output
 
 WEIGHTS_BUDGET_BYTES = 40 * 2**20  # weights/ ships in the repository and its wheel: every model's encoder fits
-TRAINING_KEYS = ("command", "epochs", "batch_size", "width", "learning_rate", "max_unlabeled", "gan_epochs",
+TRAINING_KEYS = ("command", "backbone", "epochs", "batch_size", "width", "learning_rate", "max_unlabeled", "gan_epochs",
                  "method_options", "mixed_precision", "backend", "hardware", "train_images", "images_seen",
                  "train_seconds", "images_per_second", "split", "validation_curve")
 
@@ -62,6 +61,11 @@ def shipped_files(name: str, source: Path, files: dict, weights_dir: Path, relea
     return files
 
 
+def _is_plain_name(name) -> bool:
+    """A bare file name: no folder part, no '..', nothing hidden."""
+    return isinstance(name, str) and name == Path(name).name and name not in ("", ".", "..") and not name.startswith(".")
+
+
 def release_run(run_dir, weights_dir, released_path, overwrite: bool = False, require_bar: bool = True) -> dict:
     """Copy ``run_dir/encoder`` to ``weights_dir/NAME`` and add NAME to ``released_path``; returns the entry.
 
@@ -85,19 +89,22 @@ def release_run(run_dir, weights_dir, released_path, overwrite: bool = False, re
         raise FileExistsError(f"{name} is already released ({target}); pass overwrite=True (--overwrite) to replace it")
 
     source = run_dir / "encoder"
-    for filename, expected in results["files"].items():
-        if sha256_of(source / filename) != expected:
-            raise ValueError(f"{source / filename} changed after the run wrote results.json; retrain or re-export")
+    for filename in results["files"]:
+        if not _is_plain_name(filename) or not (source / filename).is_file() or (source / filename).is_symlink():
+            raise ValueError(f"{results_file} names {filename!r}, which is not a file of {source}: only plain file "
+                             "names inside the run's export folder are released")
     files = shipped_files(name, source, results["files"], weights_dir, released)
+    contents = {filename: read_regular_file(source / filename) for filename in files}  # read once, verified, copied
+    for filename, data in contents.items():
+        if hashlib.sha256(data).hexdigest() != files[filename]:
+            raise ValueError(f"{source / filename} changed after the run wrote results.json; retrain or re-export")
 
-    staging = weights_dir / f".{name}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for filename in files:
-        shutil.copy2(source / filename, staging / filename)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(staging, target)
+    def write(staging: Path):
+        for filename, data in contents.items():
+            (staging / filename).write_bytes(data)
+
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    write_output(target, write, folder=True)
 
     released[name] = {
         "files": files,

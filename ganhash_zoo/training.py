@@ -14,7 +14,7 @@ refused before anything is touched.
 
 from __future__ import annotations
 
-import csv
+import fcntl
 import json
 import os
 import platform
@@ -24,18 +24,22 @@ from pathlib import Path
 import numpy as np
 
 from . import papers
-from .baselines import ITQ, LSH
+from .baselines import ITQ, LSH, LinearCE
 from .config import ARCHITECTURE_FIELDS, TrainConfig
-from .datasets import get_protocol, load_dataset, load_split
+from .datasets import ImageData, get_protocol, load_dataset, load_split
 from .export import load_encoder, save_encoder
+from .feature_cache import FeatureData, model_inputs
 from .files import atomic_write_text
 from .datasets.catalogue import IMAGE_SHAPES
 from .retrieval import Evaluator
+from .retrieval.code_quality import COPY_TOP
 
 CHECKPOINT = "checkpoint.weights.h5"  # Keras saves the players' optimizers with the weights
 STATE = "state.json"
 RUN_CONFIG = "run.json"
 RESULTS = "results.json"
+LOG = "log.jsonl"
+LOCK = ".lock"
 STAGE_PREFIX = "stage"  # FakeReg trains its GAN in stage1/ before the hasher
 
 
@@ -61,8 +65,31 @@ def describe_hardware() -> str:
     return f"{cpu}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
 
 
+class RunBusyError(RuntimeError):
+    """Another process is training in the run folder."""
+
+
+_LOCKS = {}  # run folder -> its open lock file, held while this process lives
+
+
+def lock_run_folder(out: Path) -> None:
+    """Hold an exclusive lock on ``out`` for the rest of this process, or refuse at once if another has it."""
+    key = str(out.resolve())
+    if key in _LOCKS:
+        return
+    handle = open(out / LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise RunBusyError(f"{out} is being trained by another process; wait for it to finish, or choose another "
+                           "--out") from None
+    _LOCKS[key] = handle
+
+
 def claim_run_folder(config: TrainConfig, out: Path) -> None:
-    """Create ``out`` for ``config`` or check that it holds a run of the same model; refuse anything else."""
+    """Create and lock ``out`` for ``config``, or check that it holds a run of the same model; refuse anything
+    else (a run of other settings, a folder that is not a run, a run another process is training)."""
     recorded_file = out / RUN_CONFIG
     if recorded_file.exists():
         recorded = TrainConfig.from_dict(json.loads(recorded_file.read_text()))  # older run.json: defaults
@@ -72,10 +99,18 @@ def claim_run_folder(config: TrainConfig, out: Path) -> None:
             raise RunMismatchError(
                 f"{out} holds a run made with other settings: {', '.join(differ)}. "
                 "Choose another --out, or move that folder aside to start afresh (nothing was changed).")
+    elif out.exists() and not out.is_dir():
+        raise RunMismatchError(f"{out} is a file, not a run folder; choose another --out")
     elif out.exists() and any(out.iterdir()) and not (out / STATE).exists():  # runs from before run.json resume
         raise RunMismatchError(f"{out} exists and is not a training run folder (no {RUN_CONFIG}); choose another --out")
     out.mkdir(parents=True, exist_ok=True)
+    lock_run_folder(out)
     atomic_write_text(recorded_file, json.dumps(config.to_dict(), indent=2))
+
+
+def validation_metric_names(evaluator) -> tuple:
+    """The validation figures a run logs: headline mAP, precision@r2, near-duplicate recall."""
+    return (f"mAP@{evaluator.cutoffs[0] or 'all'}", f"precision@r{evaluator.radius}", f"copy_recall@{COPY_TOP}")
 
 
 def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0.0, stop_by: float | None = None):
@@ -91,20 +126,18 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0
             atomic_write_text(out / STATE, json.dumps({"epochs_done": epoch + 1, "train_seconds": clock()}))
 
     class ValidationRetrieval(keras.callbacks.Callback):
-        """Adds val_mAP@... and val_precision@r2 to the logs every ``eval_every`` epochs.
+        """Adds the validation figures of the release bar to the logs every ``eval_every`` epochs.
 
-        Both halves of the release bar are logged, on the validation split (never the queries),
-        so a recipe can be chosen on each: a run can gain mAP while its radius-2 balls empty.
+        Validation queries (never the test queries) against the labelled training pool: the headline
+        mAP, precision within radius 2 and near-duplicate recall, so a recipe is chosen on each (a run
+        can gain mAP while its radius-2 balls empty or its codes stop telling copies apart).
         """
 
         def on_epoch_end(self, epoch, logs=None):
-            if evaluator is None or logs is None:
+            if evaluator is None or logs is None or (epoch + 1) % eval_every:
                 return
-            names = (f"mAP@{evaluator.cutoffs[0] or 'all'}", f"precision@r{evaluator.radius}")
-            # NaN on skipped epochs keeps the columns in log.csv from the first epoch on
-            metrics = (dict.fromkeys(names, float("nan")) if (epoch + 1) % eval_every
-                       else evaluator.evaluate(model.encoder, name="val").metrics)
-            logs.update({f"val_{name}": metrics[name] for name in names})
+            metrics = evaluator.evaluate(model.encoder, name="val").metrics
+            logs.update({f"val_{name}": metrics[name] for name in validation_metric_names(evaluator) if name in metrics})
 
     class StopBeforeDeadline(keras.callbacks.Callback):
         """Ends ``fit`` after an epoch's checkpoint when one more epoch would not finish by ``stop_by``."""
@@ -117,8 +150,14 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0
             if time.time() + 1.2 * epoch_seconds > stop_by:
                 self.model.stop_training = True
 
-    callbacks = [ValidationRetrieval(), ResumableCheckpoint(),
-                 keras.callbacks.CSVLogger(str(out / "log.csv"), append=True)]
+    class EpochLog(keras.callbacks.Callback):
+        """One JSON line per epoch in log.jsonl: the losses, and the validation figures where measured."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            with open(out / LOG, "a") as f:
+                f.write(json.dumps({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}) + "\n")
+
+    callbacks = [ValidationRetrieval(), EpochLog(), ResumableCheckpoint()]
     return callbacks + ([StopBeforeDeadline()] if stop_by else [])
 
 
@@ -146,33 +185,36 @@ def restore(model, out: Path) -> int:
     return done
 
 
-def validation_curve(out: Path) -> list[dict]:
-    """The evaluated epochs of ``log.csv``: [{"epoch": 1-based, "val_mAP@...": value, ...}, ...]."""
-    log = out / "log.csv"
+def logged_epochs(out: Path) -> list[dict]:
+    """Each epoch's line of log.jsonl (the last one written for an epoch a resumed run repeated)."""
+    log = out / LOG
     if not log.exists():
         return []
-    curve = []
-    with open(log, newline="") as f:
-        for row in csv.DictReader(f):
-            values = {key: round(float(value), 4) for key, value in row.items()
-                      if key.startswith("val_") and value not in ("", "nan")}
-            if values:
-                curve.append({"epoch": int(row["epoch"]) + 1, **values})
-    return curve
+    epochs = {}
+    for line in log.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        epochs[int(row.pop("epoch"))] = row
+    return [{"epoch": epoch, **epochs[epoch]} for epoch in sorted(epochs)]
+
+
+def validation_curve(out: Path) -> list[dict]:
+    """The evaluated epochs: [{"epoch": 1-based, "val_mAP@...": value, ...}, ...]."""
+    return [{"epoch": row["epoch"] + 1, **{k: round(v, 4) for k, v in row.items() if k.startswith("val_")}}
+            for row in logged_epochs(out) if any(k.startswith("val_") for k in row)]
 
 
 def last_logs(out: Path) -> dict:
-    """The last epoch's losses from ``log.csv`` (so a resumed, already finished run keeps them)."""
-    log = out / "log.csv"
-    if not log.exists():
-        return {}
-    with open(log, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {k: float(v) for k, v in rows[-1].items() if k != "epoch" and v not in ("", "nan")} if rows else {}
+    """The last epoch's losses (so a resumed, already finished run keeps them)."""
+    rows = logged_epochs(out)
+    return {k: v for k, v in rows[-1].items() if k != "epoch"} if rows else {}
 
 
-def training_images(data, split, max_unlabeled: int | None = None, seed: int = 0) -> np.ndarray:
-    """The unlabelled pool (or, where the protocol has none, the labelled images), subsampled to ``max_unlabeled``.
+def training_pool(split, max_unlabeled: int | None = None, seed: int = 0) -> np.ndarray:
+    """Indices of the unlabelled pool (or, where the protocol has none, the labelled images), subsampled to
+    ``max_unlabeled``.
 
     The subset depends on ``seed`` only, so scripts/baselines.py fits on the same images a run trains on.
     """
@@ -180,7 +222,12 @@ def training_images(data, split, max_unlabeled: int | None = None, seed: int = 0
     pool = split.unlabeled if len(split.unlabeled) else split.train
     if max_unlabeled and len(pool) > max_unlabeled:
         pool = np.sort(rng.choice(pool, max_unlabeled, replace=False))
-    return data.images[pool]
+    return pool
+
+
+def training_images(data, split, max_unlabeled: int | None = None, seed: int = 0) -> np.ndarray:
+    """The model inputs (pixels, or a backbone's features) of the training pool: what baselines fit on."""
+    return data.images[training_pool(split, max_unlabeled, seed)]
 
 
 def images_seen(method, config: TrainConfig, pool_size: int, labeled_size: int) -> int:
@@ -217,20 +264,25 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
 
     check_config(config)
     out = Path(out)
-    data = load_dataset(config.dataset, data_dir=data_dir)  # before the folder: a missing dataset leaves nothing
-    claim_run_folder(config, out)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
-    keras.utils.set_random_seed(config.seed)
+    pixels = load_dataset(config.dataset, data_dir=data_dir)  # before the folder: a missing dataset leaves nothing
+    data = model_inputs(pixels, config.backbone, progress=verbose > 0)  # cached features: the folder untouched
     split = load_split(config.protocol, data)
-    images = training_images(data, split, config.max_unlabeled, config.seed)
     method = METHODS[config.method]
-    run = ResumableFit(config, verbose, stop_by, seconds_so_far(out))
-
     kwargs = dict(bits=config.bits, image_shape=data.images.shape[1:], width=config.width, seed=config.seed,
                   **config.method_options)
     if method.needs_labels():
         kwargs["num_classes"] = len(data.class_names)
+    try:  # every method option is checked before the folder is claimed
+        method(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{config.method} refuses its options {config.method_options}: {error}") from error
+    claim_run_folder(config, out)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
+    keras.utils.set_random_seed(config.seed)
+    pool = training_pool(split, config.max_unlabeled, config.seed)
+    images = data.training_inputs(pool)
+    run = ResumableFit(config, verbose, stop_by, seconds_so_far(out))
     if method.first_stage:  # e.g. FakeReg's GAN, whose fakes regularise the hasher
         stage_dir = out / f"{STAGE_PREFIX}1"
         stage_dir.mkdir(exist_ok=True)
@@ -240,15 +292,15 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
                        lambda done: stage.fit_inputs(images, None, None, config.batch_size, config.seed, done)):
             return {"name": config.name, "status": "paused", "stage": "gan", "epochs_done": epochs_done(stage_dir)}
         kwargs.update(method.from_first_stage(stage))
-    model = method(**kwargs).prepare(images, seed=config.seed)
+    model = method(**kwargs).prepare(data.images[pool], seed=config.seed)
     model.compile(learning_rate=config.learning_rate)
     val = Evaluator.validation(data, split)
-    labeled, labels = data.images[split.train], data.labels[split.train]
+    labeled, labels = data.training_inputs(split.train), data.labels[split.train]
     if not run.fit(model, out, config.epochs, val,
                    lambda done: model.fit_inputs(images, labeled, labels, config.batch_size, config.seed, done)):
         return {"name": config.name, "status": "paused", "epochs_done": epochs_done(out)}
     seconds = run.clock()
-    return finish(config, method, model, out, data, split, images, seconds)
+    return finish(config, method, model, out, data, split, pool, seconds)
 
 
 class ResumableFit:
@@ -271,24 +323,39 @@ class ResumableFit:
         return epochs_done(folder) >= epochs
 
 
-def finish(config: TrainConfig, method, model, out: Path, data, split, images, train_seconds: float) -> dict:
-    """Export the encoder, measure the shipped weights and LSH/ITQ on the test split, write results.json."""
+def finish(config: TrainConfig, method, model, out: Path, data, split, pool, train_seconds: float) -> dict:
+    """Export the encoder, measure the shipped weights and the baselines on the test split, write results.json.
+
+    LSH and ITQ are fitted on the same training pool and inputs as the model (on a backbone, its
+    features), the supervised LinearCE on the same labelled images; ITQ on pixels is measured too, as
+    the reference of models on a backbone.
+    """
     import keras
 
     test = Evaluator.from_split(data, split)
+    on_backbone = isinstance(data, FeatureData)
+    # on a backbone the encoder alone ships (weights/ holds every model's); trainable_model() starts the
+    # other players afresh from the method's config
     files = save_encoder(model.encoder, out / "encoder", {
         "name": config.name, "method": config.method, "dataset": config.dataset, "protocol": config.protocol,
-        "bits": config.bits,
-    }, model=model)
+        "bits": config.bits, **({"backbone": data.extractor.spec()} if on_backbone else {}),
+    }, model=model, model_weights=not on_backbone)
     # figures of the shipped (float16) encoder, so `ganhash-zoo evaluate` reproduces them exactly
     result = test.evaluate(load_encoder(out / "encoder"), name=f"{config.method}-{config.bits}bit")
-    baselines = {b.name: test.evaluate(b(config.bits, seed=config.seed).fit(images), name=b.name).metrics
+    baselines = {b.name: test.evaluate(b(config.bits, seed=config.seed).fit(data.images[pool]), name=b.name).metrics
                  for b in (LSH, ITQ)}
-    seen = images_seen(method, config, len(images), len(split.train))
+    if method.needs_labels():  # the plain classifier a supervised GAN method must beat, on the same labels
+        linear = LinearCE(config.bits, seed=config.seed).fit(data.images[split.train], data.labels[split.train])
+        baselines[linear.name] = test.evaluate(linear, name=linear.name).metrics
+    if on_backbone:  # pixel ITQ as the reference
+        pixels = Evaluator.from_split(ImageData(data.pixels, data.labels, data.class_names, data.parts), split)
+        baselines["itq-pixels"] = pixels.evaluate(ITQ(config.bits, seed=config.seed).fit(data.pixels[pool]),
+                                                  name="itq-pixels").metrics
+    seen = images_seen(method, config, len(pool), len(split.train))
     summary = {
         "name": config.name, "status": "finished", **config.to_dict(),
         "split": split.summary(), "backend": keras.backend.backend(), "hardware": describe_hardware(),
-        "command": config.command(), "train_images": len(images), "train_seconds": train_seconds,
+        "command": config.command(), "train_images": len(pool), "train_seconds": train_seconds,
         "images_seen": seen, "images_per_second": round(seen / max(train_seconds, 1e-9), 1),
         "metrics": result.metrics, "baselines": baselines, "files": files,
         "validation_curve": validation_curve(out), "final_logs": last_logs(out),

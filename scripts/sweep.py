@@ -7,7 +7,7 @@ Takes ``train``'s arguments plus ``--vary KEY=V1,V2,...`` (a method option, repe
 are their product). Each variant trains in its own folder under ``--out`` and resumes there. The
 table has, per variant and evaluated epoch, validation mAP and precision@r2 (the validation queries
 against the rest of the labelled pool, as logged during training) under ITQ fitted on the same
-training images: both halves of the release bar, without touching the test queries.
+training images, and the recall of near-duplicate copies: the release bar, without touching the test queries.
 """
 
 import argparse
@@ -19,6 +19,7 @@ from ganhash_zoo.baselines import ITQ
 from ganhash_zoo.cli import add_train_arguments, resolve_train_defaults, train_config
 from ganhash_zoo.config import TrainConfig
 from ganhash_zoo.datasets import load_protocol
+from ganhash_zoo.feature_cache import model_inputs
 from ganhash_zoo.retrieval import Evaluator
 from ganhash_zoo.training import train, training_images, validation_curve
 
@@ -39,7 +40,8 @@ def main(argv=None):
                         help="method option values to compare; repeatable")
     args = resolve_train_defaults(parser.parse_args(argv))
     base = train_config(args)
-    data, split = load_protocol(base.protocol, data_dir=args.data_dir)
+    pixels, split = load_protocol(base.protocol, data_dir=args.data_dir)
+    data = model_inputs(pixels, base.backbone)
     itq = Evaluator.validation(data, split).evaluate(
         ITQ(base.bits, seed=base.seed).fit(training_images(data, split, base.max_unlabeled, base.seed)), name="itq")
     rows = [("ITQ", "-", itq.metrics)]
@@ -50,7 +52,7 @@ def main(argv=None):
         train(config, out=out, data_dir=args.data_dir, verbose=args.verbose)
         rows += [(label, point["epoch"], {k.removeprefix("val_"): v for k, v in point.items()})
                  for point in validation_curve(out)]
-    metrics = [m for m in itq.metrics if m.startswith(("mAP@", "precision@r"))]
+    metrics = [m for m in itq.metrics if m.startswith(("mAP@", "precision@r", "copy_recall@"))]
     print("| variant | epoch | " + " | ".join(f"val {m}" for m in metrics) + " |")
     print("|---" * (len(metrics) + 2) + "|")
     for label, epoch, values in rows:

@@ -83,13 +83,14 @@ def fashion_task(fashion):
 
 @pytest.fixture(scope="session")
 def finished_run(fashion, tmp_path_factory):
-    """A real (tiny) fakereg training on Fashion-MNIST, interrupted after one epoch and resumed for a second."""
+    """A real (tiny) fakereg training on Fashion-MNIST pixels, interrupted after one epoch and resumed for a
+    second: the release, card and Hub mechanics, with the whole GAN exported (pixel runs ship it)."""
     from ganhash_zoo.config import TrainConfig
     from ganhash_zoo.training import train
 
     out = tmp_path_factory.mktemp("runs") / "fakereg-fashion-mnist-48bit"
     common = dict(method="fakereg", dataset="fashion_mnist", protocol="fashion_mnist-59k", bits=48, width=8,
-                  batch_size=128, max_unlabeled=512, eval_every=1)
+                  batch_size=128, max_unlabeled=512, eval_every=1, backbone="dcgan")
     first = train(TrainConfig(epochs=1, **common), out=out, verbose=0)
     epochs_after_first = json.loads((out / "state.json").read_text())["epochs_done"]
     second = train(TrainConfig(epochs=2, **common), out=out, verbose=0)

@@ -49,7 +49,7 @@ def test_release_records_the_runs_own_figures_and_refuses_to_overwrite(release, 
     assert entry.released and entry.metrics == measured["metrics"] and entry.baselines == measured["baselines"]
     assert set(entry.files) == {"config.json", "encoder.weights.h5", "model.weights.h5"}
     assert folder_bytes(weights) < WEIGHTS_BUDGET_BYTES
-    zoo.verify_files(entry, weights / entry.name)
+    zoo.read_verified_files(entry, weights / entry.name)
     with pytest.raises(FileExistsError, match="--overwrite"):
         release_run(finished_run["out"], weights, released, require_bar=False)
 
@@ -85,7 +85,7 @@ def test_card_metadata_round_trips_through_model_card_load(release, tmp_path):
     assert loaded.data.to_dict() == cards.card_data(entry).to_dict()
     assert loaded.data.library_name == "keras" and loaded.data.license == "apache-2.0"
     results = {r.metric_type: r for r in loaded.data.eval_results}
-    assert set(results) == {"mAP@all", "mAP@1000", "tie_aware_mAP@1000", "precision@r2"}
+    assert set(results) == {"mAP@all", "mAP@1000", "tie_aware_mAP@1000", "precision@r2", "copy_recall@10"}
     assert results["mAP@1000"].metric_value == round(entry.metrics["mAP@1000"], 4)
     assert all("fashion_mnist-59k" in r.metric_name and r.task_type == "image-retrieval" for r in results.values())
     for must in ("Geng", "--max-unlabeled 512", "model.weights.h5", "trainable_model()",

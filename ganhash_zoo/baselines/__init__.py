@@ -1,9 +1,10 @@
-"""Reference hashers (LSH, ITQ) with the same encode() interface as the trained models."""
+"""Reference hashers (LSH, ITQ; the supervised LinearCE) with the same encode() interface as the trained models."""
 
 from .base import ProjectionHasher, pixel_features
 from .itq import ITQ
+from .linear_ce import LinearCE
 from .lsh import LSH
 
 BASELINES = {"lsh": LSH, "itq": ITQ}
 
-__all__ = ["BASELINES", "ITQ", "LSH", "ProjectionHasher", "pixel_features"]
+__all__ = ["BASELINES", "ITQ", "LSH", "LinearCE", "ProjectionHasher", "pixel_features"]

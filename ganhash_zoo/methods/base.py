@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .. import papers
+from .. import nets, papers
 from .data import fit_inputs
 from .gradients import apply_gradients, check_training_backend, value_and_gradients
 
@@ -63,8 +63,9 @@ class AdversarialModel(keras.Model):
     def __init__(self, image_shape=(32, 32, 3), width: int = 64, seed: int | None = None,
                  hparams: dict | None = None, **kwargs):
         super().__init__(**kwargs)
-        if len(image_shape) != 3:
-            raise ValueError(f"image_shape must be (height, width, channels), got {image_shape}")
+        if len(image_shape) not in (1, 3):
+            raise ValueError(f"image_shape must be (height, width, channels) for pixels or (features,) for a "
+                             f"backbone's features, got {image_shape}")
         self.image_shape, self.width, self.seed = tuple(image_shape), int(width), seed
         self.hparams = dict(hparams or {})
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -182,10 +183,45 @@ class AdversarialModel(keras.Model):
         unlabeled = None
         if isinstance(x, dict):
             x, unlabeled = x["labeled"], x.get("unlabeled")
-        x = ops.cast(x, "float32")
+        x = self._checked_inputs(ops.cast(x, "float32"))
         if unlabeled is not None:
-            unlabeled = ops.cast(unlabeled, "float32")
+            unlabeled = self._checked_inputs(ops.cast(unlabeled, "float32"))
         return x, y, unlabeled
+
+    def _checked_inputs(self, x):
+        """Grey images without a channel axis get one (as ``encode`` accepts them); other shapes that are not
+        the method's inputs are refused in one line instead of a backend error deep in a network."""
+        if not self.on_features and self.image_shape[-1] == 1 and tuple(x.shape[1:]) == self.image_shape[:2]:
+            return ops.expand_dims(x, -1)
+        shapes = [self.image_shape] if not self.on_features else [self.image_shape, (2, *self.image_shape)]
+        if tuple(x.shape[1:]) not in shapes:
+            raise ValueError(f"{self.method_name} fits on inputs shaped (N, {', '.join(map(str, shapes[0]))})"
+                             + (" or (N, 2, features) pairs of features and views" if self.on_features else "")
+                             + f", got {tuple(x.shape)}")
+        return x
+
+    @property
+    def on_features(self) -> bool:
+        """True when the method learns from a frozen backbone's features rather than pixels."""
+        return nets.on_features(self.image_shape)
+
+    def split_views(self, x):
+        """(inputs, their augmented views or None).
+
+        On a backbone, ``fit`` takes (B, 2, F): each image's features and its augmented view's
+        (``FeatureData.training_inputs``); plain (B, F) features, and pixels, come without views.
+        """
+        if self.on_features and len(x.shape) == 3:
+            return x[:, 0], x[:, 1]
+        return x, None
+
+    def mix_views(self, x, views):
+        """Each sample as itself or, with probability 1/2, as its augmented view: data augmentation for
+        methods whose losses have no term of their own for the view."""
+        if views is None:
+            return x
+        pick = keras.random.uniform((ops.shape(x)[0], 1), seed=self.seed_generator) < 0.5
+        return ops.where(pick, views, x)
 
     def noise(self, batch_size, dim):
         return keras.random.normal((batch_size, dim), seed=self.seed_generator)

@@ -42,6 +42,47 @@ class ShuffledBatches(keras.utils.PyDataset):
         return self.images[ids] if self.labels is None else (self.images[ids], self.labels[ids])
 
 
+def nearest_neighbours(features: np.ndarray, k: int) -> np.ndarray:
+    """(N, k) indices of each row's k most cosine-similar other rows (exact, FAISS)."""
+    import faiss
+
+    x = np.ascontiguousarray(features, dtype=np.float32).reshape(len(features), -1)
+    x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
+    index = faiss.IndexFlatIP(x.shape[1])
+    index.add(x)
+    _, found = index.search(x, k + 1)
+    # drop each row itself (usually first; exact duplicates may come in another order)
+    return np.stack([row[row != i][:k] for i, row in enumerate(found)])
+
+
+class NeighbourBatches(keras.utils.PyDataset):
+    """Batches of ``batch_size // 2`` anchors, each with one of its ``graph`` neighbours (drawn per epoch).
+
+    An epoch takes every image once as an anchor, in an order drawn from (seed, epoch).
+    """
+
+    def __init__(self, images, graph, batch_size=128, seed=0, start_epoch=0, **kwargs):
+        super().__init__(**kwargs)
+        if len(images) != len(graph):
+            raise ValueError(f"{len(images)} images but a neighbour graph of {len(graph)}")
+        self.images, self.graph = images, np.asarray(graph)
+        self.anchors_per_batch, self.seed, self.epoch = max(1, int(batch_size) // 2), int(seed), int(start_epoch) - 1
+        self.on_epoch_end()
+
+    def __len__(self):
+        return math.ceil(len(self.images) / self.anchors_per_batch)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        rng = epoch_rng(self.seed, self.epoch)
+        self.order = rng.permutation(len(self.images))
+        self.partner = self.graph[np.arange(len(self.graph)), rng.integers(0, self.graph.shape[1], len(self.graph))]
+
+    def __getitem__(self, index):
+        anchors = self.order[index * self.anchors_per_batch : (index + 1) * self.anchors_per_batch]
+        return self.images[np.concatenate([anchors, self.partner[anchors]])]
+
+
 class SemiSupervisedBatches(keras.utils.PyDataset):
     """Batches ``({"labeled": xl, "unlabeled": xu}, yl)``: one pass over the unlabelled
     images per epoch, the (usually fewer) labelled images cycled and reshuffled.

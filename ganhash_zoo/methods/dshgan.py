@@ -11,6 +11,7 @@ image of another class (negative).
           + classification_weight * (CE(real, y) + synthetic_class_weight * CE(synthetic, y_G))
           + quantization_weight * (|h| - 1)^2
           + balance_weight * sum_k f_k log f_k + ...                     (our addition, off by default)
+          + consistency_weight * ||h(x) - h(T(x))||^2                    (our addition, off by default)
     L_G   = L_adv(synthetic -> 1) + classification_weight * CE(G(z, y), y)
 
 The hash stream learns from the triplets alone, and they hold only while the
@@ -19,6 +20,12 @@ and 1.0) the real codes drew into one radius-2 ball (validation precision@r2
 0.100, the class prior, at epochs 5 and 10). The bit-balance term (HashGAN's
 uniform-frequency term, over the real anchors) keeps each bit firing for
 half of a batch.
+
+On a pretrained backbone (the zoo's default) G(z, y) synthesises class-
+conditional feature vectors, the CNN is a dense trunk with the same three
+streams on feature vectors, and the triplets are real-synthetic triplets in
+feature space; each real input is the image's features or its augmented
+view's, at random (data augmentation).
 
 Single-label data uses softmax classification, multi-hot labels sigmoid.
 Semi-supervised: feed ``SemiSupervisedBatches(labeled, labels, unlabeled)``;
@@ -32,7 +39,7 @@ import keras
 from keras import ops
 
 from .. import losses
-from ..nets import build_encoder, dcgan_backbone, dcgan_generator, mlp_head
+from ..nets import build_encoder, generator, mlp_head, trunk
 from .base import GANHasher, register_method
 
 
@@ -40,24 +47,26 @@ from .base import GANHasher, register_method
 class DSHGAN(GANHasher):
     method_name = "dshgan"
     PLAYERS = ("cnn", "generator")
-    LOGS = ("adversarial", "triplet", "classification", "quantization", "balance", "g_adversarial",
+    LOGS = ("adversarial", "triplet", "classification", "quantization", "balance", "consistency", "g_adversarial",
             "g_classification")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10, noise_dim=64,
                  adversarial_weight=1.0, triplet_weight=1.0, triplet_margin=0.5, classification_weight=1.0,
-                 synthetic_class_weight=0.5, quantization_weight=0.1, balance_weight=0.0, fused_passes=True,
+                 synthetic_class_weight=0.5, quantization_weight=0.1, balance_weight=0.0, consistency_weight=0.0,
+                 fused_passes=True,
                  **kwargs):
         hparams = dict(fused_passes=fused_passes, num_classes=num_classes, noise_dim=noise_dim, adversarial_weight=adversarial_weight,
                        triplet_weight=triplet_weight, triplet_margin=triplet_margin,
                        classification_weight=classification_weight, synthetic_class_weight=synthetic_class_weight,
-                       quantization_weight=quantization_weight, balance_weight=balance_weight)
+                       quantization_weight=quantization_weight, balance_weight=balance_weight,
+                       consistency_weight=consistency_weight)
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
-        self.trunk = dcgan_backbone(self.image_shape, width, name="cnn_trunk")
+        self.trunk = trunk(self.image_shape, width, name="cnn_trunk")
         features = self.trunk.output_shape[-1]
         self.hash_layer = mlp_head(features, self.bits, name="hash_stream")
         self.adversary = mlp_head(features, 1, name="adversary_stream")
         self.classifier = mlp_head(features, num_classes, name="classification_stream")
-        self.generator = dcgan_generator(noise_dim + num_classes, self.image_shape, width)
+        self.generator = generator(noise_dim + num_classes, self.image_shape, width)
         self._encoder = build_encoder(self.trunk, self.bits, head=self.hash_layer)
 
     def players(self):
@@ -82,6 +91,11 @@ class DSHGAN(GANHasher):
         x, y, x_unlabeled = self.unpack_batch(data)
         if y is None:
             raise ValueError("DSH-GAN needs labels: fit(images, labels) or SemiSupervisedBatches")
+        x, x_views = self.split_views(x)
+        views = None if x_views is None or not self.hparams["consistency_weight"] else (x, x_views)
+        x = self.mix_views(x, x_views)
+        if x_unlabeled is not None:
+            x_unlabeled = self.mix_views(*self.split_views(x_unlabeled))
         real = x if x_unlabeled is None else ops.concatenate([x, x_unlabeled], axis=0)
         y_pos = self._condition_labels(y)
         shift = keras.random.randint(ops.shape(y_pos), 1, self.hparams["num_classes"], seed=self.seed_generator)
@@ -101,9 +115,9 @@ class DSHGAN(GANHasher):
             def features():
                 return (self.trunk(real, training=True), self.trunk(positive, training=True),
                         self.trunk(negative, training=True))
-        return self._update_players(x, y, y_pos, features)
+        return self._update_players(x, y, y_pos, features, views)
 
-    def _update_players(self, x, y, y_pos, features):
+    def _update_players(self, x, y, y_pos, features, views=None):
         hp = self.hparams
 
         def cnn_loss():
@@ -120,9 +134,13 @@ class DSHGAN(GANHasher):
                 "quantization": losses.quantization(h_anchor),
                 "balance": losses.bit_balance((h_anchor + 1.0) / 2.0),
             }
+            if views is not None:  # the codes of an image and of its augmented view T(x) agree
+                terms["consistency"] = losses.consistency(*ops.split(
+                    ops.tanh(self.hash_layer(self.trunk(ops.concatenate(views, axis=0), training=True))), 2))
             total = (hp["adversarial_weight"] * terms["adversarial"] + hp["triplet_weight"] * terms["triplet"]
                      + hp["classification_weight"] * terms["classification"]
-                     + hp["quantization_weight"] * terms["quantization"] + hp["balance_weight"] * terms["balance"])
+                     + hp["quantization_weight"] * terms["quantization"] + hp["balance_weight"] * terms["balance"]
+                     + hp["consistency_weight"] * terms.get("consistency", 0.0))
             return total, terms
 
         logs = self.update("cnn", cnn_loss)

@@ -9,10 +9,16 @@ frozen stage-1 generator, pushing their bits towards probability 0.5. The
 network cannot be confident on images of no class, which regularises it
 against over-fitting the few labelled images.
 
-    L = similarity_weight * mean((h h^T / K - S)^2)      S from labels
+    L = similarity_weight * mean((h h^T / K - S)^2)      S from labels: similar_target (1) or -1
       + classification_weight * CE(classifier(x), y)
       + quantization_weight * (|h| - 1)^2
+      + consistency_weight * ||h(x) - h(T(x))||^2                  (our addition, off by default)
       + max_entropy_weight * (log 2 - mean_k H((h_fake,k + 1) / 2))
+
+On a pretrained backbone (the zoo's default) stage 1 generates feature
+vectors, and the maximum-entropy term acts on the hasher's codes of those
+generated features; real inputs are an image's features or its augmented
+view's, at random.
 
     gan = FakeRegGAN(image_shape=...); gan.compile(); gan.fit(train_images, epochs=...)
     hasher = FakeReg(bits=48, generator=gan.generator); hasher.compile(); hasher.fit(images, labels)
@@ -24,7 +30,7 @@ import keras
 from keras import layers, ops
 
 from .. import losses
-from ..nets import dcgan_backbone, dcgan_generator, mlp_head
+from ..nets import generator as make_generator, mlp_head, trunk
 from .base import AdversarialModel, GANHasher, register_method
 
 
@@ -37,10 +43,10 @@ class FakeRegGAN(AdversarialModel):
 
     def __init__(self, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=64, **kwargs):
         super().__init__(image_shape, width, seed, dict(noise_dim=noise_dim), **kwargs)
-        self.generator = dcgan_generator(noise_dim, self.image_shape, width)
-        trunk = dcgan_backbone(self.image_shape, width, name="d_trunk")
+        self.generator = make_generator(noise_dim, self.image_shape, width)
+        d_trunk = trunk(self.image_shape, width, name="d_trunk")
         inputs = keras.Input(self.image_shape)
-        self.discriminator = keras.Model(inputs, mlp_head(trunk.output_shape[-1], 1)(trunk(inputs)),
+        self.discriminator = keras.Model(inputs, mlp_head(d_trunk.output_shape[-1], 1)(d_trunk(inputs)),
                                          name="discriminator")
 
     def players(self):
@@ -54,6 +60,7 @@ class FakeRegGAN(AdversarialModel):
 
     def train_step(self, data):
         x, _, _ = self.unpack_batch(data)
+        x = self.mix_views(*self.split_views(x))
         n = ops.shape(x)[0]
         fake = ops.stop_gradient(self.generator(self.noise(n, self.hparams["noise_dim"]), training=True))
 
@@ -78,25 +85,26 @@ class FakeReg(GANHasher):
     method_name = "fakereg"
     first_stage = FakeRegGAN
     PLAYERS = ("hasher",)
-    LOGS = ("similarity", "classification", "quantization", "max_entropy")
+    LOGS = ("similarity", "classification", "quantization", "max_entropy", "consistency")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10, noise_dim=64,
                  similarity_weight=1.0, classification_weight=1.0, quantization_weight=0.1,
-                 max_entropy_weight=0.5, generator=None, **kwargs):
+                 max_entropy_weight=0.5, consistency_weight=0.0, similar_target=1.0, generator=None, **kwargs):
         hparams = dict(num_classes=num_classes, noise_dim=noise_dim, similarity_weight=similarity_weight,
                        classification_weight=classification_weight, quantization_weight=quantization_weight,
-                       max_entropy_weight=max_entropy_weight)
+                       max_entropy_weight=max_entropy_weight, consistency_weight=consistency_weight,
+                       similar_target=similar_target)
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
-        trunk = dcgan_backbone(self.image_shape, width, name="hasher_trunk")
+        hasher_trunk = trunk(self.image_shape, width, name="hasher_trunk")
         inputs = keras.Input(self.image_shape)
-        features = trunk(inputs)
+        features = hasher_trunk(inputs)
         codes = layers.Activation("tanh", dtype="float32")(layers.Dense(self.bits, name="hash_logits")(features))
-        logits = mlp_head(trunk.output_shape[-1], num_classes, name="classifier")(features)
+        logits = mlp_head(hasher_trunk.output_shape[-1], num_classes, name="classifier")(features)
         # built by hand, not with nets.build_encoder: the classifier reads the same trunk pass as the codes
         self._encoder = keras.Model(inputs, codes, name="encoder")
         self.hasher = keras.Model(inputs, [codes, logits], name="hasher")
         # the frozen stage-1 generator; a fresh one is built when loading from config
-        self.generator = generator or dcgan_generator(noise_dim, self.image_shape, width)
+        self.generator = generator or make_generator(noise_dim, self.image_shape, width)
         if self.generator.input_shape[-1] != noise_dim:
             raise ValueError(f"the stage-1 generator takes {self.generator.input_shape[-1]}-d noise, "
                              f"but noise_dim={noise_dim}")
@@ -115,9 +123,11 @@ class FakeReg(GANHasher):
         x, y, _ = self.unpack_batch(data)
         if y is None:
             raise ValueError("FakeReg stage 2 is supervised: fit(images, labels)")
+        x_plain, x_views = self.split_views(x)
+        x = self.mix_views(x_plain, x_views)
         hp = self.hparams
         fake = ops.stop_gradient(self.generator(self.noise(ops.shape(x)[0], hp["noise_dim"]), training=False))
-        similarity = losses.label_similarity(y, num_classes=hp["num_classes"])
+        similarity = losses.label_similarity(y, num_classes=hp["num_classes"], similar=hp["similar_target"])
 
         def hasher_loss():
             h, class_logits = self.hasher(x, training=True)
@@ -128,10 +138,14 @@ class FakeReg(GANHasher):
                 "quantization": losses.quantization(h),
                 "max_entropy": losses.maximum_entropy((h_fake + 1.0) / 2.0),
             }
+            if x_views is not None and hp["consistency_weight"]:  # the codes of an image and of T(x) agree
+                terms["consistency"] = losses.consistency(*ops.split(
+                    self._encoder(ops.concatenate([x_plain, x_views], axis=0), training=True), 2))
             total = (hp["similarity_weight"] * terms["similarity"]
                      + hp["classification_weight"] * terms["classification"]
                      + hp["quantization_weight"] * terms["quantization"]
-                     + hp["max_entropy_weight"] * terms["max_entropy"])
+                     + hp["max_entropy_weight"] * terms["max_entropy"]
+                     + hp["consistency_weight"] * terms.get("consistency", 0.0))
             return total, terms
 
         logs = self.update("hasher", hasher_loss)

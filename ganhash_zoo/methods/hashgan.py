@@ -17,7 +17,14 @@ Loss of the encoder/discriminator player, with t = (E(x) + 1) / 2:
          + triplet_weight * triplet(E(G(u,b)), E(G(u',b)), E(G(u'',b')))
 
 Loss of the generator: feature matching on the shared trunk (as in the
-public reimplementation) plus the collaborative term. ``w(step)`` ramps the
+public reimplementation) plus the collaborative term.
+
+On a pretrained backbone (the zoo's default) every term keeps its meaning
+in the backbone's feature space: x is an image's pooled feature vector, the
+shared trunk a dense layer on it, G([u, b]) generates feature vectors, D
+tells real feature vectors from generated ones, and T(x) is the feature
+vector of the image's cached augmented view (flipped, shifted up to 3 px),
+the paper's small transform. ``w(step)`` ramps the
 hashing terms in over ``hash_warmup_steps`` (the paper switches them on after
 a first GAN-only phase).
 
@@ -36,7 +43,7 @@ import keras
 from keras import layers, ops
 
 from .. import losses
-from ..nets import build_encoder, dcgan_backbone, dcgan_generator, mlp_head
+from ..nets import build_encoder, generator, mlp_head, trunk
 from .base import GANHasher, register_method
 
 
@@ -58,12 +65,14 @@ class HashGAN(GANHasher):
                        collaborative_weight=collaborative_weight, triplet_weight=triplet_weight,
                        triplet_margin=triplet_margin, hash_warmup_steps=hash_warmup_steps)
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
-        self.trunk = dcgan_backbone(self.image_shape, width, name="shared_trunk")
+        self.trunk = trunk(self.image_shape, width, name="shared_trunk")
         features = self.trunk.output_shape[-1]
         self.hash_layer = mlp_head(features, self.bits, name="hash_head")
         self.real_fake = mlp_head(features, 1, name="real_fake_head")
-        self.generator = dcgan_generator(noise_dim + self.bits, self.image_shape, width)
-        self.augment = keras.Sequential([
+        self.generator = generator(noise_dim + self.bits, self.image_shape, width)
+        # T(x): on pixels a random small transform; on a backbone the cached features of each image's
+        # augmented view (flip, shift) stand in for it
+        self.augment = None if self.on_features else keras.Sequential([
             layers.RandomFlip("horizontal", seed=seed),
             layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
             layers.RandomRotation(10 / 360, fill_mode="reflect", seed=seed),
@@ -85,9 +94,12 @@ class HashGAN(GANHasher):
 
     def train_step(self, data):
         x, _, _ = self.unpack_batch(data)
+        x, views = self.split_views(x)
+        if views is None:
+            views = x if self.augment is None else self.augment(x, training=True)
         if self.hparams["fused_passes"]:
-            return self._fused_step(x)
-        return self._separate_step(x)
+            return self._fused_step(x, views)
+        return self._separate_step(x, views)
 
     def _hashing_terms(self, t, t_aug, t_fake, t_pos, b01):
         hp = self.hparams
@@ -107,7 +119,7 @@ class HashGAN(GANHasher):
         ranking = hp["collaborative_weight"] * terms["collaborative"] + hp["triplet_weight"] * terms["triplet"]
         return hashing, ranking, terms
 
-    def _fused_step(self, x):
+    def _fused_step(self, x, x_aug):
         """One trunk pass over [real, augmented, generated, generated with the same bits] for E/D, one
         generator pass for both generated batches, and one trunk pass over [real, generated] for G.
 
@@ -119,7 +131,7 @@ class HashGAN(GANHasher):
         b01 = (b + 1.0) / 2.0
         fakes = ops.stop_gradient(self._generate(ops.concatenate([b, b], axis=0), 2 * n))
         warm = self.ramp(hp["hash_warmup_steps"])
-        stacked = ops.concatenate([x, self.augment(x, training=True), fakes], axis=0)
+        stacked = ops.concatenate([x, x_aug, fakes], axis=0)
 
         def encoder_discriminator_loss():
             features = self.trunk(stacked, training=True)
@@ -142,7 +154,7 @@ class HashGAN(GANHasher):
         logs.update(self.update("generator", generator_loss))
         return self.track(logs)
 
-    def _separate_step(self, x):
+    def _separate_step(self, x, x_aug):
         """The step as first written: a network pass per input (6 trunk, 3 generator passes); kept for the
         throughput comparison in scripts/bench_methods.py."""
         hp = self.hparams
@@ -158,7 +170,7 @@ class HashGAN(GANHasher):
             f_fake = self.trunk(fake, training=True)
             adv = losses.discriminator_loss(self.real_fake(f_real), self.real_fake(f_fake))
             t = self._bit_probabilities(f_real)
-            t_aug = self._bit_probabilities(self.trunk(self.augment(x, training=True), training=True))
+            t_aug = self._bit_probabilities(self.trunk(x_aug, training=True))
             t_fake = self._bit_probabilities(f_fake)
             t_pos = self._bit_probabilities(self.trunk(fake_same_bits, training=True))
             hashing, ranking, terms = self._hashing_terms(t, t_aug, t_fake, t_pos, b01)

@@ -74,6 +74,15 @@ mAP@76 0.256 against 0.249, precision@r2 0.080 against 0.029 (ITQ 0.245 /
 0.032). The default stays 1.0, the loss as the paper writes it; the zoo's
 CIFAR-10 recipe sets 0.5.
 
+On a pretrained backbone (the zoo's default) USPAH is what the paper
+describes: the similarity features are the backbone's own (``features=
+"inputs"``), and with ``graph_neighbours`` > 0 ``adapt`` finds each training
+image's nearest neighbours over the whole training set (cosine, FAISS) and
+batches pair each anchor with one of them, so every batch holds real
+neighbour pairs for the in-batch affinity above. G(b, z) generates feature
+vectors and D judges (feature vector, code) pairs; the codes learn from the
+image's features or its augmented view's, with S from the image itself.
+
     L_E = similarity_weight * sum(W * (E(x) E(x)^T / K - S)^2) / sum(W)
         + quantization_weight * mean((|E(x)| - 1)^2) + balance_weight * balance
         + decorrelation_weight * mean_{k != l} corr(h_k, h_l)^2
@@ -89,10 +98,10 @@ import numpy as np
 from keras import ops
 
 from .. import losses
-from ..nets import dcgan_backbone, dcgan_generator, pair_discriminator
+from ..nets import build_encoder, generator, pair_discriminator, trunk
 from ..nets.features import PCAFeatures, PatchKMeansFeatures
-from ..nets.backbones import build_encoder
 from .base import GANHasher, register_method
+from .data import NeighbourBatches, nearest_neighbours
 
 
 def _knn_mask(scores, k):
@@ -124,6 +133,9 @@ def semantic_similarity(features, neighbours: int, feature_weight: float, dissim
     return ops.where(similar, 1.0, dissimilar_target), weights
 
 
+SIMILARITY_FEATURES = ("inputs", "pixels", "patches")  # the backbone's features; PCA of pixels; k-means patches
+
+
 @register_method
 class USPAH(GANHasher):
     method_name = "uspah"
@@ -133,36 +145,61 @@ class USPAH(GANHasher):
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=32, feature_dim=128,
                  neighbours=3, feature_weight=0.5, similarity_weight=1.0, quantization_weight=0.1,
                  balance_weight=0.1, adversarial_weight=0.01, cycle_weight=1.0, dissimilar_target=0.0,
-                 decorrelation_weight=0.0, features="pixels", centroids=256, far_fraction=1.0, **kwargs):
-        if features not in ("pixels", "patches"):
-            raise ValueError(f"features must be 'pixels' or 'patches', got {features!r}")
+                 decorrelation_weight=0.0, features=None, centroids=256, far_fraction=1.0, graph_neighbours=0,
+                 **kwargs):
+        features = features or ("inputs" if len(image_shape) == 1 else "pixels")
+        if features not in SIMILARITY_FEATURES:
+            raise ValueError(f"features must be one of {SIMILARITY_FEATURES}, got {features!r}")
         if not 0.0 < far_fraction <= 1.0:
             raise ValueError(f"far_fraction must be in (0, 1], got {far_fraction!r}")
         hparams = dict(noise_dim=noise_dim, feature_dim=feature_dim, neighbours=neighbours, features=features,
+                       graph_neighbours=graph_neighbours,
                        centroids=centroids, far_fraction=far_fraction,
                        dissimilar_target=dissimilar_target, decorrelation_weight=decorrelation_weight,
                        feature_weight=feature_weight, similarity_weight=similarity_weight,
                        quantization_weight=quantization_weight, balance_weight=balance_weight,
                        adversarial_weight=adversarial_weight, cycle_weight=cycle_weight)
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
-        self._encoder = build_encoder(dcgan_backbone(self.image_shape, width, name="encoder_trunk"), self.bits)
-        self.generator = dcgan_generator(self.bits + noise_dim, self.image_shape, width)
-        self.discriminator = pair_discriminator(dcgan_backbone(self.image_shape, width, name="d_trunk"), self.bits)
+        self._encoder = build_encoder(trunk(self.image_shape, width, name="encoder_trunk"), self.bits)
+        self.generator = generator(self.bits + noise_dim, self.image_shape, width)
+        self.discriminator = pair_discriminator(trunk(self.image_shape, width, name="d_trunk"), self.bits)
         if features == "pixels":
             self.features = PCAFeatures(int(np.prod(self.image_shape)), feature_dim, name="pca_features")
-        else:
+        elif features == "patches":
             self.features = PatchKMeansFeatures(self.image_shape, feature_dim, centroids, name="patch_features")
+        else:  # the backbone's features are the inputs themselves: nothing to fit
+            self.features = None
+        self.graph = None  # (N, graph_neighbours) neighbour lists of the training images, found by adapt()
 
     def players(self):
         return {"discriminator": [self.discriminator], "encoder": [self._encoder], "generator": [self.generator]}
 
     def adapt(self, images, **kwargs):
-        """Fit the features that define semantic similarity (call once before ``fit``)."""
-        self.features.adapt(images, **kwargs)
+        """Fit the features that define semantic similarity (call once before ``fit``; nothing to fit on a
+        backbone's features) and, with ``graph_neighbours``, find each training image's neighbours."""
+        if self.features is not None:
+            self.features.adapt(images, **kwargs)
+        if self.hparams["graph_neighbours"]:
+            self.graph = nearest_neighbours(self._similarity_features(images), self.hparams["graph_neighbours"])
         return self
 
     def prepare(self, images, seed: int = 0):
         return self.adapt(images, seed=seed)
+
+    def _similarity_features(self, images, batch_size: int = 1024) -> np.ndarray:
+        if self.features is None:
+            return np.asarray(images, np.float32)
+        return np.concatenate([ops.convert_to_numpy(self.features(np.asarray(images[i : i + batch_size], np.float32)))
+                               for i in range(0, len(images), batch_size)])
+
+    def fit_inputs(self, unlabeled, labeled, labels, batch_size: int, seed: int = 0, start_epoch: int = 0):
+        """With a neighbour graph, batches of anchors and one graph neighbour of each (so that every
+        batch holds neighbour pairs); else the plain shuffled batches."""
+        if not self.hparams["graph_neighbours"]:
+            return super().fit_inputs(unlabeled, labeled, labels, batch_size, seed, start_epoch)
+        if getattr(self, "graph", None) is None or len(self.graph) != len(unlabeled):
+            raise RuntimeError("USPAH's neighbour graph is built by model.adapt(train_images) on the images it fits on")
+        return (NeighbourBatches(unlabeled, self.graph, batch_size, seed, start_epoch),), {"shuffle": False}
 
     def _generate(self, codes, training=True):
         noise = self.noise(ops.shape(codes)[0], self.hparams["noise_dim"])
@@ -172,17 +209,19 @@ class USPAH(GANHasher):
         return ops.convert_to_numpy(self._generate(self.random_bits(n), training=False))
 
     def fit(self, *args, **kwargs):
-        if float(ops.convert_to_numpy(self.features.fitted)) == 0.0:
+        if self.features is not None and float(ops.convert_to_numpy(self.features.fitted)) == 0.0:
             raise RuntimeError("USPAH needs its similarity features: call model.adapt(train_images) before fit()")
         return super().fit(*args, **kwargs)
 
     def train_step(self, data):
         x, _, _ = self.unpack_batch(data)
+        x, views = self.split_views(x)
         hp = self.hparams
         b = self.random_bits(ops.shape(x)[0])
         fake = ops.stop_gradient(self._generate(b))
         similarity, pair_weights = (ops.stop_gradient(t) for t in semantic_similarity(
-            self.features(x), hp["neighbours"], hp["feature_weight"], hp["dissimilar_target"], hp["far_fraction"]))
+            x if self.features is None else self.features(x), hp["neighbours"], hp["feature_weight"], hp["dissimilar_target"], hp["far_fraction"]))
+        x = self.mix_views(x, views)  # S comes from the images themselves; the codes learn from either view
 
         def discriminator_loss():
             h = ops.stop_gradient(self._encoder(x, training=True))

@@ -11,6 +11,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..datasets import get_protocol, load_protocol
+from ..files import check_new_output, write_output
+from .code_quality import code_spread, near_duplicate_figures
 from .codes import PackedCodes, pack
 from .index import HammingIndex
 from .metrics import RankingMetrics, ap_of_top_k, evaluate_ranking
@@ -71,8 +73,10 @@ class RetrievalResult:
             "curves": self.curves,
         }
 
-    def save_json(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+    def save_json(self, path, overwrite: bool = False) -> None:
+        """Write the figures to ``path``; an existing file is replaced only with ``overwrite``."""
+        check_new_output(path, overwrite)
+        write_output(path, lambda staging: staging.write_text(json.dumps(self.to_dict(), indent=2)))
 
     def plot(self, folder, query_images=None, db_images=None, query_labels=None, db_labels=None, n_rows=6):
         """Write pr_curve.png, precision_at_n.png and (given images) retrieval_grid.png."""
@@ -118,12 +122,20 @@ class Evaluator:
     arrays (labels 1-D class ids, or 2-D multi-hot where relevant means
     sharing at least one label). ``evaluate_codes`` ranks codes computed
     elsewhere (e.g. by a baseline or a saved run) without re-encoding.
+
+    Every evaluation also reports how spread the database's codes are; given
+    ``copies`` (each query's near-duplicate, as the same kind of input as the
+    queries), the near-duplicate figures too (retrieval/code_quality.py).
     """
 
     def __init__(self, query_images, query_labels, db_images, db_labels, cutoffs=(None, 1000),
-                 protocol: str = "custom", radius: int = 2, batch_size: int = 512):
+                 protocol: str = "custom", radius: int = 2, batch_size: int = 512, copies=None):
         if len(query_images) != len(query_labels) or len(db_images) != len(db_labels):
             raise ValueError("images and labels must have the same length")
+        if copies is not None and len(copies) != len(query_images):
+            raise ValueError(f"{len(copies)} copies for {len(query_images)} queries")
+        self.copies = copies
+        self.pictures = (query_images, db_images)  # what plots show: the images, where the inputs are features
         self.query_images, self.query_labels = query_images, np.asarray(query_labels)
         self.db_images, self.db_labels = db_images, np.asarray(db_labels)
         self.cutoffs, self.protocol, self.radius, self.batch_size = tuple(cutoffs), protocol, radius, batch_size
@@ -133,8 +145,12 @@ class Evaluator:
         """Queries against database of a loaded protocol split, at its mAP cut-offs."""
         kwargs.setdefault("cutoffs", split.map_cutoffs)
         kwargs.setdefault("protocol", split.name)
-        return cls(data.images[split.query], data.labels[split.query],
-                   data.images[split.database], data.labels[split.database], **kwargs)
+        kwargs.setdefault("copies", data.copies_of(split.query))
+        evaluator = cls(data.images[split.query], data.labels[split.query],
+                        data.images[split.database], data.labels[split.database], **kwargs)
+        pixels = getattr(data, "pixels", data.images)
+        evaluator.pictures = (pixels[split.query], pixels[split.database])
+        return evaluator
 
     @classmethod
     def validation(cls, data, split) -> "Evaluator":
@@ -149,18 +165,24 @@ class Evaluator:
         ordered = sorted(split.map_cutoffs, key=lambda cutoff: cutoff != headline)
         cutoffs = [None if c is None else max(1, round(c * scale)) for c in ordered]
         return cls(data.images[split.val], data.labels[split.val], data.images[split.train],
-                   data.labels[split.train], cutoffs=cutoffs, protocol=f"{split.name}/val")
+                   data.labels[split.train], cutoffs=cutoffs, protocol=f"{split.name}/val",
+                   copies=data.copies_of(split.val))
 
     @classmethod
     def for_protocol(cls, protocol: str, data_dir=None, source: str = "auto", **kwargs) -> "Evaluator":
         return cls.from_split(*load_protocol(protocol, data_dir=data_dir, source=source), **kwargs)
 
-    def evaluate_codes(self, query_codes: PackedCodes, db_codes: PackedCodes, name: str = "codes") -> RetrievalResult:
+    def evaluate_codes(self, query_codes: PackedCodes, db_codes: PackedCodes, name: str = "codes",
+                       copy_codes: PackedCodes | None = None) -> RetrievalResult:
         with tqdm(total=len(query_codes), desc="ranking", unit="query", leave=False, disable=None) as bar:
             ranking = evaluate_ranking(
                 query_codes, db_codes, self.query_labels, self.db_labels, cutoffs=self.cutoffs, progress=bar.update
             )
-        return summarise(name, self.protocol, ranking, db_codes.bits, self.radius)
+        result = summarise(name, self.protocol, ranking, db_codes.bits, self.radius)
+        result.metrics.update(code_spread(db_codes))
+        if copy_codes is not None:
+            result.metrics.update(near_duplicate_figures(query_codes, copy_codes, db_codes))
+        return result
 
     def map_at_k_of_codes(self, query_codes: PackedCodes, db_codes: PackedCodes, k: int) -> float:
         """mAP@k alone, from a FAISS top-k search instead of a full ranking of the database.
@@ -184,7 +206,9 @@ class Evaluator:
 
     def evaluate(self, encoder: Encoder, name: str | None = None) -> RetrievalResult:
         name = name or getattr(encoder, "name", None) or type(encoder).__name__
-        return self.evaluate_codes(*self.encode(encoder), name)
+        copy_codes = None if self.copies is None else encode_images(encoder, self.copies, self.batch_size,
+                                                                       "encoding copies")
+        return self.evaluate_codes(*self.encode(encoder), name, copy_codes)
 
     def plot(self, result: RetrievalResult, folder, n_rows: int = 6):
-        return result.plot(folder, self.query_images, self.db_images, self.query_labels, self.db_labels, n_rows)
+        return result.plot(folder, *self.pictures, self.query_labels, self.db_labels, n_rows)

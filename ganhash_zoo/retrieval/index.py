@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from ..files import check_new_output
+from ..files import check_new_output, write_output
 from .codes import PackedCodes
 from .prefix_table import PrefixTable
 
@@ -41,6 +40,12 @@ KINDS = ("flat", "hash")
 # the time at radius 4 (3.8% of the prefixes probed) and 1.1-2.0x at radius 5 (10.5%), in two runs of
 # python scripts/bench_search.py --sizes 1000000 --radii 4 5
 MAX_PROBED_FRACTION = 1 / 16
+
+
+def is_saved_index(folder: Path) -> bool:
+    """A folder that holds a saved index and nothing else (what ``save(overwrite=True)`` may replace)."""
+    return folder.is_dir() and (folder / META_FILE).is_file() and set(os.listdir(folder)) <= {
+        INDEX_FILE, META_FILE, IDS_FILE}
 
 
 class IndexMismatchError(ValueError):
@@ -176,24 +181,22 @@ class HammingIndex:
                     "different models are not comparable. Query it with the model that built it, or rebuild it.")
 
     # -- persistence ----------------------------------------------------------
-    def save(self, folder, overwrite: bool = False) -> Path:
-        """Write the index to ``folder`` (created; an existing one needs ``overwrite``), atomically."""
-        folder = check_new_output(folder, overwrite)
+    def save(self, folder, overwrite: bool = False, inputs=()) -> Path:
+        """Write the index to ``folder`` atomically. An existing folder is replaced only with ``overwrite``
+        and only if it is a saved index, and never if it holds the current folder or one of ``inputs``."""
+        folder = check_new_output(folder, overwrite, is_ours=is_saved_index, inputs=inputs)
         if self.ids is not None and self.ids.dtype == object:
             raise ValueError("ids must be numbers or strings to be saved")
-        staging = folder.with_name(f".{folder.name}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        _faiss().write_index_binary(self.faiss_index, str(staging / INDEX_FILE))
-        if self.ids is not None:
-            np.save(staging / IDS_FILE, self.ids, allow_pickle=False)
-        meta = {"format_version": FORMAT_VERSION, "bits": self.bits, "kind": self.kind, "count": len(self),
-                "model": self.model}
-        (staging / META_FILE).write_text(json.dumps(meta, indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-        return folder
+
+        def write(staging: Path):
+            _faiss().write_index_binary(self.faiss_index, str(staging / INDEX_FILE))
+            if self.ids is not None:
+                np.save(staging / IDS_FILE, self.ids, allow_pickle=False)
+            meta = {"format_version": FORMAT_VERSION, "bits": self.bits, "kind": self.kind, "count": len(self),
+                    "model": self.model}
+            (staging / META_FILE).write_text(json.dumps(meta, indent=1))
+
+        return write_output(folder, write, folder=True)
 
     @classmethod
     def load(cls, folder) -> HammingIndex:
@@ -203,9 +206,10 @@ class HammingIndex:
             raise FileNotFoundError(f"{folder} is not a saved HammingIndex (missing {', '.join(missing)})")
         try:
             meta = json.loads((folder / META_FILE).read_text())
-            ids = np.load(folder / IDS_FILE, allow_pickle=False) if (folder / IDS_FILE).exists() else None
+            # mapped, not read: a header claiming terabytes fails here instead of allocating them
+            ids = np.load(folder / IDS_FILE, allow_pickle=False, mmap_mode="r") if (folder / IDS_FILE).exists() else None
             faiss_index = _faiss().read_index_binary(str(folder / INDEX_FILE))
-        except (ValueError, KeyError, RuntimeError, OSError) as error:  # FAISS raises RuntimeError on bad files
+        except (ValueError, KeyError, RuntimeError, OSError, MemoryError) as error:  # FAISS: RuntimeError
             raise ValueError(f"{folder} holds a damaged index ({error}); rebuild it with ganhash-zoo index") from error
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{folder} has index format {meta.get('format_version')}, this version reads "
@@ -213,10 +217,16 @@ class HammingIndex:
         if meta.get("kind") == "multihash":  # saved before kind "hash" replaced it: multi-hash tables over flat codes
             faiss_index = _flat_copy(faiss_index.storage)
             meta["kind"] = "hash"
+        if type(faiss_index).__name__ != "IndexBinaryFlat":  # another kind answers approximately or with -1 rows
+            raise ValueError(f"{folder / INDEX_FILE} holds a FAISS {type(faiss_index).__name__}, not the exact flat "
+                             "index this format stores; rebuild it with ganhash-zoo index")
+        missing = [key for key in ("bits", "kind", "count", "model") if key not in meta]
+        if missing or meta["kind"] not in KINDS:
+            raise ValueError(f"{folder / META_FILE} lacks {', '.join(missing) or 'a known kind'}; rebuild the index")
         index = cls(meta["bits"], meta["kind"], meta["model"])
         n_ids = faiss_index.ntotal if ids is None else len(ids)
         if not (faiss_index.ntotal == meta["count"] == n_ids) or faiss_index.d != index.dim:
             raise ValueError(f"{folder} is inconsistent ({faiss_index.ntotal} codes of {faiss_index.d} bits, "
                              f"{n_ids} ids, meta says {meta['count']} x {meta['bits']} bits); rebuild it")
-        index.faiss_index, index.ids = faiss_index, ids
+        index.faiss_index, index.ids = faiss_index, None if ids is None else np.array(ids)
         return index
