@@ -308,8 +308,8 @@ def released_models_table() -> str:
     """The README's table of released models: each against ITQ on the same inputs, the plain classifier
     (supervised methods), ITQ on pixels, the paper, and the release bar."""
     rows = ["| model | protocol | headline mAP | ours | precision@r2 | copy recall@10 | distinct codes | "
-            "ITQ mAP / P@r2 / copy recall | linear CE mAP | ITQ on pixels mAP | paper | release bar |",
-            "|---" * 12 + "|"]
+            "ITQ mAP / P@r2 / copy recall | linear CE mAP | ITQ on pixels mAP | paper | train min | release bar |",
+            "|---" * 13 + "|"]
 
     def figure(figures, metric, fmt=".4f"):
         return format(figures[metric], fmt) if figures and metric in figures else "-"
@@ -324,7 +324,7 @@ def released_models_table() -> str:
             f"{figure(ours, 'copy_recall@10', '.3f')} | {figure(ours, 'distinct_codes', ',')} | "
             f"{itq[metric]:.4f} / {itq['precision@r2']:.4f} / {figure(itq, 'copy_recall@10', '.3f')} | "
             f"{figure(entry.baselines.get('linear-ce'), metric)} | {figure(entry.baselines.get('itq-pixels'), metric)} | "
-            f"{f'{paper / 100:.4f}' if paper else '-'} | "
+            f"{f'{paper / 100:.4f}' if paper else '-'} | {entry.training.get('train_seconds', 0) / 60:.1f} | "
             f"{'met' if not shortfalls else 'not met: ' + '; '.join(shortfalls)} |")
     return "\n".join(rows)
 

@@ -14,6 +14,8 @@ from .feature_cache import PIXELS
 from .pretrained import BACKBONES, DEFAULT_BACKBONE
 
 BACKBONE_CHOICES = (*BACKBONES, PIXELS)
+# constructor arguments the run fills in itself, never from --option
+RESERVED_OPTIONS = {"bits", "image_shape", "width", "seed", "num_classes", "generator"}
 MAX_BITS = 1024  # longer codes than any hashing method uses; refusing more keeps a typo from allocating gigabytes
 
 # run.json fields that must match to resume a run (the others may change between sessions)
@@ -55,6 +57,10 @@ class TrainConfig:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
+        reserved = sorted(RESERVED_OPTIONS & set(self.method_options))
+        if reserved:
+            raise ValueError(f"--option {reserved[0]}=... sets what the run decides itself (from --bits, --width, "
+                             "--seed and the dataset); set it there, or drop the option")
         if self.backbone not in BACKBONE_CHOICES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONE_CHOICES)}, got {self.backbone!r}")
         if self.mixed_precision not in (None, "bfloat16", "float16"):

@@ -26,8 +26,8 @@ class UnreadableImage(Exception):
 
 def list_images(path: Path) -> tuple[list[Path], list[Path]]:
     """(image files, other files): a folder searched recursively in sorted order, or one file."""
-    if path.is_dir():
-        everything = sorted(p for p in path.rglob("*") if p.is_file())
+    if path.is_dir():  # anything but a folder is listed: a FIFO or broken link is then skipped with its reason
+        everything = sorted(p for p in path.rglob("*") if not p.is_dir())
     else:
         everything = [path]
     images = [p for p in everything if p.suffix.lower() in IMAGE_SUFFIXES]

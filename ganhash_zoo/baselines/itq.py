@@ -2,7 +2,6 @@
 that brings the projected data closest to the corners of the hypercube."""
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 from .base import ProjectionHasher
 
@@ -21,6 +20,8 @@ class ITQ(ProjectionHasher):
         self.n_iter, self.max_fit_samples = n_iter, max_fit_samples
 
     def _learn_projection(self, centred):
+        from sklearn.decomposition import PCA  # scikit-learn takes 0.7 s to import: not on every CLI call
+
         if self.bits > min(centred.shape):
             raise ValueError(f"ITQ needs at least {self.bits} samples and feature dimensions, got {centred.shape}")
         rng = np.random.default_rng(self.seed)

@@ -171,8 +171,7 @@ class AdversarialModel(keras.Model):
         """``(args, kwargs)`` for ``fit`` from the images this method learns from (see :func:`fit_inputs`)."""
         return fit_inputs(self.learning, unlabeled, labeled, labels, batch_size, seed, start_epoch)
 
-    @staticmethod
-    def unpack_batch(data):
+    def unpack_batch(self, data):
         """(labelled images, labels or None, unlabelled images or None) as float32 pixels.
 
         Accepts ``images``, ``(images,)``, ``(images, labels)`` and
@@ -189,16 +188,31 @@ class AdversarialModel(keras.Model):
         return x, y, unlabeled
 
     def _checked_inputs(self, x):
-        """Grey images without a channel axis get one (as ``encode`` accepts them); other shapes that are not
-        the method's inputs are refused in one line instead of a backend error deep in a network."""
+        """Grey images without a channel axis get one, as ``encode`` accepts them."""
         if not self.on_features and self.image_shape[-1] == 1 and tuple(x.shape[1:]) == self.image_shape[:2]:
             return ops.expand_dims(x, -1)
-        shapes = [self.image_shape] if not self.on_features else [self.image_shape, (2, *self.image_shape)]
-        if tuple(x.shape[1:]) not in shapes:
-            raise ValueError(f"{self.method_name} fits on inputs shaped (N, {', '.join(map(str, shapes[0]))})"
-                             + (" or (N, 2, features) pairs of features and views" if self.on_features else "")
-                             + f", got {tuple(x.shape)}")
         return x
+
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit``, refusing inputs of another shape than the method's in one line (rather than a
+        backend error deep inside a network)."""
+        self._check_fit_inputs(x[0] if isinstance(x, keras.utils.PyDataset) and len(x) else x)
+        return super().fit(x, *args, **kwargs)
+
+    def _check_fit_inputs(self, batch):
+        if isinstance(batch, tuple):
+            batch = batch[0]
+        if isinstance(batch, dict):
+            batch = batch.get("labeled")
+        shape = getattr(batch, "shape", None)
+        if shape is None:
+            return  # a tf.data.Dataset or generator: its batches are checked by the networks
+        accepted = [self.image_shape, (2, *self.image_shape)] if self.on_features else [
+            self.image_shape, self.image_shape[:2] if self.image_shape[-1] == 1 else self.image_shape]
+        if tuple(shape[1:]) not in accepted:
+            raise ValueError(f"{self.method_name} fits on inputs shaped (N, {', '.join(map(str, self.image_shape))})"
+                             + (" or (N, 2, features) pairs of features and views" if self.on_features else "")
+                             + f", got {tuple(shape)}")
 
     @property
     def on_features(self) -> bool:

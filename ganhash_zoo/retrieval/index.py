@@ -145,8 +145,9 @@ class HammingIndex:
     def range_search(self, queries: PackedCodes, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query, (ids, distances) of every code within ``radius``, nearest first, ties in insertion order."""
         packed = self._check_codes(queries, "queries")
-        if radius < 0:
-            raise ValueError(f"radius must be >= 0, got {radius}")
+        if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 0:
+            raise ValueError(f"radius must be a whole number of bits, 0 or more, got {radius!r}")
+        radius = min(int(radius), self.bits)  # beyond the code length every code is within reach
         if self.kind == "hash" and self.prefix_table().probed_fraction(radius) < MAX_PROBED_FRACTION:
             query_of, rows, distances = self.prefix_table().range_search(self.stored_codes(), packed, radius)
         else:  # FAISS's binary range search keeps distances < radius: ask for radius + 1
