@@ -15,9 +15,13 @@ METHODS = {
         "learning": "unsupervised",
         "fit_data": "unsupervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-59k",
-        "changes": "A decorrelation term over each batch's codes (`decorrelation_weight`, 1.0; 0.3 at 64 bits on "
-                   "CIFAR-10) is ours: without it the bits end up strongly correlated; at 64 bits a weaker one "
-                   "keeps codes close enough for radius-2 search.",
+        "changes": "The paper trains from pixels; here the networks work on the frozen EfficientNet-Lite0 "
+                   "backbone's features: the encoder/discriminator trunk is a dense layer on them, the generator "
+                   "makes feature vectors, and the small transform T(x) of the consistency term is the cached "
+                   "features of the image's flipped and shifted view. A decorrelation term over each batch's codes "
+                   "(`decorrelation_weight`, 1.0) is ours: without it the bits end up strongly correlated. The "
+                   "zoo's recipe weighs the minimum-entropy term 1.0 and the consistency term 4.0, which keep "
+                   "radius-2 balls filled.",
         "reported": {
             "cifar10": {
                 "mAP@all": {16: 29.94, 32: 31.47, 64: 32.53},
@@ -32,16 +36,13 @@ METHODS = {
         "learning": "unsupervised",
         "fit_data": "unsupervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-59k",
-        "changes": "The paper builds its similarity graph on a pretrained CNN's features, not available offline; "
-                   "here it is built on PCA of the pixels (`features=pixels`) or on unsupervised k-means patch "
-                   "features (`features=patches`, Coates, Lee & Ng 2011). Pushing every non-neighbour pair to "
-                   "orthogonal codes also pushed apart same-class images outside each other's 3 nearest, and the "
-                   "codes spread so evenly that radius-2 balls emptied (precision@r2 0.037 against ITQ's 0.084 on "
-                   "cifar10-59k at 48 bits); `far_fraction=0.5` leaves the middle-affinity pairs out of the loss "
-                   "and pushes apart only each image's far half. On Fashion-MNIST the recipe adds HashGAN's "
-                   "decorrelation of the bits over the batch (`decorrelation_weight=0.5`), without which no "
-                   "variant passed ITQ at the top of the ranking on the validation split (mAP@76 0.628-0.679 "
-                   "against 0.687), and stops after 2 epochs, before radius-2 precision falls.",
+        "changes": "As the paper, the similarity graph is built on a pretrained CNN's features: the frozen "
+                   "EfficientNet-Lite0 backbone's, whose 10 cosine nearest neighbours over the training set "
+                   "(`graph_neighbours`) pair each batch's anchors with real neighbours. The generator makes "
+                   "feature vectors and the discriminator judges (feature vector, code) pairs. Pushing every "
+                   "non-neighbour to an orthogonal code also pushes apart same-class images outside each other's "
+                   "3 nearest, so `far_fraction=0.5` leaves the middle-affinity pairs out of the loss and pushes "
+                   "apart only each image's far half.",
         "reported": {},
     },
     "dshgan": {
@@ -51,9 +52,11 @@ METHODS = {
         "learning": "supervised / semi-supervised",
         "fit_data": "semi-supervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-54k",
-        "changes": "An optional bit-balance term over the real codes (`balance_weight`, 0.1 at 16 bits on "
-                   "CIFAR-10, else off) is ours: the hash stream learns from real-synthetic triplets alone, and "
-                   "at 16 bits its codes drew into one radius-2 ball.",
+        "changes": "The CNN is a dense trunk on the frozen EfficientNet-Lite0 backbone's features, and the "
+                   "label-conditioned generator makes feature vectors, so the real-synthetic triplets live in "
+                   "feature space. A bit-balance term over the real codes (`balance_weight`, 0.1 in the zoo) is "
+                   "ours: it keeps codes apart inside a class, so a near-duplicate of a photo can still be told "
+                   "from the rest of its class.",
         "reported": {},
     },
     "fakereg": {
@@ -63,6 +66,10 @@ METHODS = {
         "learning": "two-stage, supervised",
         "fit_data": "supervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-54k",
+        "changes": "Stage 1's GAN makes feature vectors of the frozen EfficientNet-Lite0 backbone, and the "
+                   "maximum-entropy term acts on the hasher's codes of those. The zoo asks same-class codes to agree "
+                   "on three quarters of their bits rather than all (`similar_target=0.5`; the paper's pairwise "
+                   "target is 1), which keeps more of a class's codes apart.",
         "reported": {},
     },
     "ssah": {
@@ -72,6 +79,11 @@ METHODS = {
         "learning": "semi-supervised",
         "fit_data": "semi-supervised",  # what fit() takes: the class's ``learning``
         "protocol": "cifar10-54k",
+        "changes": "The hard samples are made in the frozen EfficientNet-Lite0 backbone's feature space: A-Net's "
+                   "multi-scale occlusions cover groups of the pooled feature channels (16 and 64 groups), and its "
+                   "deformation moves a feature vector towards the features of the image's flipped and shifted view; "
+                   "the self-paced budget is the paper's. Same-class codes are asked to agree on three quarters of "
+                   "their bits (`similar_target=0.5`) rather than all.",
         "reported": {},
     },
 }

@@ -52,12 +52,13 @@ def run_user_paths(data_dir, work_dir) -> dict:
     report["cli_codes"] = np.load(work_dir / "codes.npz")["packed"].tolist()
     report["cli_search"] = json.loads(out.getvalue()[out.getvalue().index("["):])
 
-    # fine-tuning the encoder alone: plain compile + fit, towards the signs of its own codes
+    # fine-tuning the encoder alone: plain compile + fit on the backbone's features, towards its own codes' signs
     encoder = hasher.encoder
     before = [np.array(w) for w in encoder.get_weights()]
-    targets = np.sign(hasher.relaxed_codes(images[:256]))
+    inputs = hasher.features(images[:256])
+    targets = np.sign(hasher.codes_of_inputs(inputs))
     encoder.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-    history = encoder.fit(images[:256].astype("float32"), targets, batch_size=64, epochs=1, verbose=0)
+    history = encoder.fit(inputs, targets, batch_size=64, epochs=1, verbose=0)
     report["fine_tune_loss"] = float(history.history["loss"][-1])
     report["fine_tune_changed"] = any(not np.array_equal(a, b) for a, b in zip(before, encoder.get_weights()))
 
@@ -65,7 +66,7 @@ def run_user_paths(data_dir, work_dir) -> dict:
     gan = hasher.trainable_model()
     try:
         gan.compile(learning_rate=1e-4)
-        args, kwargs = gan.fit_inputs(images[:256], images[:64], labels[:64], batch_size=32)
+        args, kwargs = gan.fit_inputs(inputs, inputs[:64], labels[:64], batch_size=32)
         gan_history = gan.fit(*args, epochs=1, steps_per_epoch=2, verbose=0, **kwargs)
         report["gan"] = {k: float(v[-1]) for k, v in gan_history.history.items()}
     except TrainingBackendError as error:

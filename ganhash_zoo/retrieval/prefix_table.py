@@ -167,6 +167,7 @@ class PrefixTable:
     def range_search(self, stored: np.ndarray, queries: np.ndarray, radius: int):
         """(query, row, distance) of every stored code within ``radius`` of a query; ``stored`` are the
         packed codes the table was built from, ``queries`` packed the same way."""
+        compile_probe()
         return _probe(as_words(queries), leading_bits(queries, self.prefix_bits),
                       flip_masks(self.prefix_bits, radius), self.starts, self.low, self.high,
                       as_words(stored), int(radius))
