@@ -181,6 +181,11 @@ def _load_model(name_or_dir: str):
     return load(name_or_dir)
 
 
+def _printable(name) -> str:
+    text = str(name)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _is_codes_file(path: Path) -> bool:
     """A .npz that ``encode`` wrote (what --overwrite may replace)."""
     try:
@@ -258,11 +263,11 @@ def _cmd_search(args):
                for q, row_ids, row_d in zip(names, ids, distances)]
     if args.json:
         print(json.dumps(results, indent=1))
-    else:
+    else:  # one line a name: a newline or other control character in a file name is escaped
         for result in results:
-            print(result["query"])
+            print(_printable(result["query"]))
             for hit in result["results"]:
-                print(f"  {hit['distance']:>3}  {hit['id']}")
+                print(f"  {hit['distance']:>3}  {_printable(hit['id'])}")
     if args.grid:
         def picture(image_id):
             """The indexed image to show, or None (an empty tile) if it is gone or no longer an image."""

@@ -97,7 +97,7 @@ def to_pixels(images, resolution: int) -> np.ndarray:
         if not images:
             raise ValueError("no images given")
         return np.concatenate([to_pixels(image, resolution) for image in images])
-    x = _as_pixel_batch(np.asarray(images))
+    x = pixel_values(_batch_view(check_numeric(np.asarray(images))))
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=-1)
     if x.shape[1:3] != (resolution, resolution):
@@ -116,11 +116,16 @@ def _batch_view(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _as_pixel_batch(x: np.ndarray) -> np.ndarray:
+def check_numeric(x: np.ndarray) -> np.ndarray:
     if x.dtype == object or x.dtype.kind not in "uif":
         raise TypeError(f"images must be a numeric array (uint8 0..255 or float 0..1), got dtype {x.dtype}")
-    x = _batch_view(x)
-    if x.dtype.kind in "ui":
+    return x
+
+
+def pixel_values(x: np.ndarray) -> np.ndarray:
+    """float32 pixels in [0, 255]. The rule: integer arrays (any integer dtype) hold pixel values 0..255,
+    float arrays hold 0..1; values outside their kind's range are refused, never rescaled."""
+    if check_numeric(x).dtype.kind in "ui":
         if x.size and (x.min() < 0 or x.max() > 255):
             raise ValueError(f"integer images must hold pixel values 0..255 (got {x.min()}..{x.max()}); "
                              "pass floats in [0, 1] for normalised images")

@@ -136,7 +136,8 @@ def get_entry(name: str) -> ModelEntry:
     if name not in entries:
         close = difflib.get_close_matches(name, entries, n=4, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise UnknownModelError(f"unknown model {name!r}.{hint} ganhash_zoo.list_models() lists every name.")
+        raise UnknownModelError(f"unknown model {name!r}.{hint} `ganhash-zoo list` (ganhash_zoo.list_models() in "
+                                "Python) lists every name.")
     return entries[name]
 
 

@@ -308,15 +308,18 @@ class ResumableFit:
 
     def __init__(self, config: TrainConfig, verbose: int, stop_by: float | None, earlier_seconds: float):
         self.config, self.verbose, self.stop_by = config, verbose, stop_by
-        self.earlier, self.started = earlier_seconds, time.time()
+        self.earlier, self.started, self.training = earlier_seconds, time.time(), False
 
     def clock(self) -> float:
-        return round(self.earlier + time.time() - self.started, 1)
+        """Seconds recorded so far, counting this invocation only once it trains an epoch: rerunning a
+        finished run keeps its recorded time (results.json and state.json agree)."""
+        return round(self.earlier + (time.time() - self.started if self.training else 0.0), 1)
 
     def fit(self, model, folder: Path, epochs: int, evaluator, make_inputs) -> bool:
         """Fit to ``epochs``; False when stopped early (the run is resumable)."""
         done = restore(model, folder)
         if done < epochs:
+            self.training = True
             args, kw = make_inputs(done)  # data order depends on (seed, epoch): a resumed run repeats it
             callbacks = make_callbacks(model, folder, evaluator, self.config.eval_every, self.clock, self.stop_by)
             model.fit(*args, epochs=epochs, initial_epoch=done, verbose=self.verbose, callbacks=callbacks, **kw)

@@ -24,7 +24,7 @@ from .export import (CONFIG_FILE, ENCODER_FILE, MODEL_FILE, encoder_from, parse_
                      trainable_model_from)
 from .feature_cache import PIXELS, model_inputs
 from .hub import download
-from .pretrained import load_backbone
+from .pretrained import check_numeric, load_backbone, pixel_values
 from .retrieval import Evaluator, HammingIndex, pack
 from .registry import (  # noqa: F401  the registry's public names, re-exported for ganhash_zoo.zoo users
     IMAGE_SHAPES, WEIGHTS_ENV, ModelEntry, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError,
@@ -54,16 +54,10 @@ def resolve_weights(entry: ModelEntry) -> tuple[Path, dict[str, bytes]]:
     return folder, read_verified_files(entry, folder)
 
 
-def prepare_images(images, image_shape: tuple) -> np.ndarray:
-    """Validate a batch and return float32 pixels in [0, 255], shape (N, *image_shape).
-
-    The rule: integer arrays (any integer dtype) hold pixel values 0..255; float arrays hold 0..1.
-    Values outside the range of the dtype's kind are refused, never rescaled.
-    A single image, or grey images without a channel axis, are accepted.
-    """
-    images = np.asarray(images)
-    if images.dtype == object or images.dtype.kind not in "uif":
-        raise TypeError(f"images must be a numeric array (uint8 0..255 or float 0..1), got dtype {images.dtype}")
+def image_batch(images, image_shape: tuple) -> np.ndarray:
+    """``images`` as a batch (N, *image_shape) of their own dtype: a single image, or grey images without
+    a channel axis, are accepted; any other shape is refused, naming the expected one."""
+    images = check_numeric(np.asarray(images))
     h, w, c = image_shape
     if images.shape == (h, w, c) or (c == 1 and images.shape == (h, w)):
         images = images.reshape(1, h, w, c)
@@ -74,20 +68,12 @@ def prepare_images(images, image_shape: tuple) -> np.ndarray:
             f"expected images of shape (N, {h}, {w}, {c}), got {images.shape}; "
             "resize/convert them to the model's input size first"
         )
-    if images.dtype.kind in "ui":
-        if images.size and (images.min() < 0 or images.max() > 255):
-            raise ValueError(f"integer images must hold pixel values 0..255 (got {images.min()}..{images.max()}); "
-                             "pass floats in [0, 1] for normalised images")
-        return images.astype(np.float32)
-    images = images.astype(np.float32)
-    if images.size and not np.all(np.isfinite(images)):
-        raise ValueError("images contain NaN or infinity")
-    if images.size and (images.min() < 0 or images.max() > 1.0 + 1e-6):
-        raise ValueError(
-            f"float images must be in [0, 1] (got {images.min():.3g}..{images.max():.3g}); "
-            "pass integer (e.g. uint8) arrays for 0..255 pixel values"
-        )
-    return images * 255.0
+    return images
+
+
+def prepare_images(images, image_shape: tuple) -> np.ndarray:
+    """Validate a batch and return float32 pixels in [0, 255], shape (N, *image_shape) (see ``pixel_values``)."""
+    return pixel_values(image_batch(images, image_shape))
 
 
 class PretrainedHasher:
@@ -113,6 +99,15 @@ class PretrainedHasher:
             return prepare_images(images, self.image_shape)
         return self.backbone.features(images, batch_size=64)
 
+    def _input_batches(self, images):
+        """The encoder's inputs, a batch at a time: 100,000 images never sit in memory as float32 at once."""
+        if self.backbone is not None:
+            yield self.features(images)
+            return
+        images = image_batch(images, self.image_shape)
+        for start in range(0, len(images), self.batch_size):
+            yield pixel_values(images[start : start + self.batch_size])
+
     def codes_of_inputs(self, inputs) -> np.ndarray:
         """Relaxed codes of model inputs (features on a backbone, pixels otherwise), in batches."""
         out = [np.asarray(self.encoder.predict_on_batch(np.asarray(inputs[i : i + self.batch_size], np.float32)),
@@ -121,7 +116,8 @@ class PretrainedHasher:
 
     def relaxed_codes(self, images) -> np.ndarray:
         """The network's real-valued codes in [-1, 1] (before the sign)."""
-        return self.codes_of_inputs(self.features(images))
+        out = [self.codes_of_inputs(inputs) for inputs in self._input_batches(images)]
+        return np.concatenate(out) if out else np.zeros((0, self.bits), np.float32)
 
     def encode(self, images):
         return pack(self.relaxed_codes(images), threshold=0.0)

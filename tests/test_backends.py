@@ -19,6 +19,8 @@ import pytest
 from conftest import SHARED_DATA
 from user_paths import run_user_paths
 
+pytestmark = pytest.mark.slow  # runs the user paths again under torch and JAX
+
 SCRIPT = Path(__file__).with_name("user_paths.py")
 
 

@@ -513,3 +513,14 @@ def test_a_run_folder_whose_config_lost_its_keys_and_a_vanished_indexed_image_ge
     assert cli.main(["search", str(tmp_path / "p.index"), str(photos / "0.png"), "--k", "6",
                      "--grid", str(tmp_path / "grid.png")]) == 0  # its tile is left empty
     assert (tmp_path / "grid.png").stat().st_size > 1000
+
+
+def test_a_newline_in_a_file_name_cannot_fake_a_result_line(released, photos, capsys):
+    name, tmp_path = released
+    odd = photos / "a\n  0  secret.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(odd)
+    assert cli.main(["index", name, str(photos), "--out", str(tmp_path / "p.index")]) == 0
+    capsys.readouterr()
+    assert cli.main(["search", str(tmp_path / "p.index"), str(odd), "--k", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and "\\n" in lines[0] and not any(line.startswith("  0  secret") for line in lines)

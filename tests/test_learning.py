@@ -28,6 +28,8 @@ import pytest
 from ganhash_zoo.baselines import LSH
 from ganhash_zoo.methods import DSHGAN, SSAH, USPAH, FakeReg, FakeRegGAN, HashGAN, SemiSupervisedBatches
 
+pytestmark = pytest.mark.slow  # trains every method on real data: minutes
+
 BITS = 32
 SHAPE = dict(image_shape=(28, 28, 1), width=16)
 # mAP@1000 gain over LSH (0.4518) for seeds 1..5, measured 2026-11-25 (TF 2.21, 2-core AMD EPYC;

@@ -121,6 +121,7 @@ def test_released_but_unpublished_model_says_where_to_put_the_files(released_mod
         ganhash_zoo.load(name)
 
 
+@pytest.mark.slow  # every released model on its whole protocol
 @pytest.mark.parametrize("name", ganhash_zoo.list_models(released_only=True))
 def test_released_model_reproduces_its_registry_figures(name, request):
     """The bundled weights, loaded as a user would, give exactly the figures in the registry and the card."""
@@ -146,6 +147,7 @@ def test_resuming_with_other_settings_is_refused_before_anything_changes(finishe
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
 
 
+@pytest.mark.slow  # the backbone's features of a whole dataset, then training
 def test_training_budget_pauses_at_a_checkpoint_and_the_run_resumes(fashion, tmp_path):
     from ganhash_zoo.config import TrainConfig
     from ganhash_zoo.training import train
@@ -160,8 +162,10 @@ def test_training_budget_pauses_at_a_checkpoint_and_the_run_resumes(fashion, tmp
     assert all(set(point) == {"epoch", "val_mAP@76", "val_precision@r2", "val_copy_recall@10"}
                for point in finished["validation_curve"])
     assert finished["final_logs"] and finished["images_seen"] == 2 * 2 * 256  # labelled + unlabelled batches
-    again = train(config, out=tmp_path / "run", verbose=0)  # a finished run keeps its last losses
+    again = train(config, out=tmp_path / "run", verbose=0)  # a finished run keeps its last losses and its time
     assert again["final_logs"] == finished["final_logs"] and again["metrics"] == finished["metrics"]
+    assert again["train_seconds"] == finished["train_seconds"] == json.loads(
+        (tmp_path / "run" / "state.json").read_text())["train_seconds"]
     # killed during export: results.json and part of the encoder folder never written
     (tmp_path / "run" / "results.json").unlink()
     (tmp_path / "run" / "encoder" / "encoder.weights.h5").unlink()
@@ -189,6 +193,7 @@ def _weight_arrays(path):
     return arrays
 
 
+@pytest.mark.slow  # the backbone's features of a whole dataset, then training
 @pytest.mark.parametrize("method", ["hashgan", "ssah", "fakereg"])  # augmentation; A-Net + schedule; 2 stages
 def test_a_run_stopped_at_a_checkpoint_resumes_to_the_uninterrupted_weights(method, fashion, tmp_path):
     """Killed mid-epoch, a run restarts from its last checkpoint; stopped there, the resumed run draws the
@@ -209,6 +214,7 @@ def test_a_run_stopped_at_a_checkpoint_resumes_to_the_uninterrupted_weights(meth
     assert resumed["metrics"] == whole["metrics"]
 
 
+@pytest.mark.slow  # the backbone's features of a whole dataset, then training
 def test_a_run_killed_mid_epoch_resumes_from_its_last_checkpoint_to_the_same_weights(fashion, tmp_path):
     """SIGKILL in the middle of epoch 2 (as a lost machine would), then the same command again: the run
     resumes from its last checkpoint and ends with the weights of an uninterrupted run. Every run is a
@@ -289,6 +295,7 @@ def test_method_options_travel_through_the_command_line_and_run_folder(tmp_path)
         claim_run_folder(config, tmp_path)
 
 
+@pytest.mark.slow  # the backbone's features of a whole dataset, then training
 def test_sweep_trains_each_variant_and_tabulates_the_bar_on_validation(fashion, tmp_path, capsys):
     sweep = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "sweep.py"))
     sweep["main"](["hashgan", "--dataset", "fashion_mnist", "--bits", "8", "--epochs", "1", "--width", "8",
