@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -16,9 +15,10 @@ from .baselines import BASELINES
 from .config import BACKBONE_CHOICES, TrainConfig
 from .feature_cache import model_inputs
 from .pretrained import DEFAULT_BACKBONE, BackboneUnavailableError
+from .quiet import start_keras
 from .datasets import DatasetError, get_protocol, load_protocol
 from .datasets.catalogue import IMAGE_SHAPES, model_name
-from .files import OutputError, check_new_output, write_output
+from .files import check_new_output, write_output
 from .image_files import IMAGE_SUFFIXES, UnreadableImage, list_images, read_image
 from .papers import FASHION_PROTOCOL, METHODS
 from .registry import (UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, info,
@@ -41,33 +41,6 @@ DATA_HELP = "dataset folder (default: $GANHASH_ZOO_DATA, then tensorflow-dataset
 
 class CLIError(Exception):
     """A problem with the command's input, reported as one line."""
-
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Hide what TensorFlow's C++ start-up writes straight to fd 2 (oneDNN, CUDA probes), which
-    TF_CPP_MIN_LOG_LEVEL does not reach; a user who sets TF_CPP_MIN_LOG_LEVEL sees everything."""
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        yield
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def start_keras():
-    """Import Keras and touch the device once, quietly (see :func:`native_stderr_silenced`)."""
-    with native_stderr_silenced():
-        import keras
-
-        keras.ops.convert_to_numpy(keras.ops.zeros(()))
 
 
 def _cmd_list(args):
@@ -288,7 +261,7 @@ def _cmd_evaluate(args):
     if args.json:
         check_new_output(Path(args.json), args.overwrite)
     model = _load_model(args.name)
-    evaluator = model.evaluator(args.data_dir, args.protocol)
+    evaluator = model.evaluator(args.data_dir, args.protocol, args.split)
     result = evaluator.evaluate(model.encoder, name=model.name)
     print(result)
     if args.json:
@@ -429,6 +402,8 @@ def build_parser():
     p = sub.add_parser("evaluate", help="retrieval figures of a model on a protocol")
     p.add_argument("name", help=MODEL_HELP)
     p.add_argument("--protocol", default=None, help="default: the model's own protocol")
+    p.add_argument("--split", choices=["test", "val"], default="test",
+                   help="the protocol's test queries (default), or its validation split (what recipes are chosen on)")
     p.add_argument("--data-dir", default=None, help=DATA_HELP)
     p.add_argument("--plots", default=None, help="folder for PR / precision@N / retrieval-grid PNGs")
     p.add_argument("--json", default=None, help="write the figures to this JSON file")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -125,24 +126,39 @@ def load_weights_from_bytes(model, data: bytes, where) -> None:
     """Load a .weights.h5 held in memory into ``model`` (the bytes a caller read, and maybe verified, once).
 
     Keras' public ``load_weights`` takes only a path, which would be opened a second time; its own
-    loader reads an in-memory file through the same store it uses for paths.
+    loader reads an in-memory file through the same store it uses for paths. Where that internal
+    loader is not there (another Keras release), the bytes go to a private temporary file first.
     """
-    from keras.src.saving import saving_lib
-
     try:
-        store = saving_lib.H5IOStore(io.BytesIO(data), mode="r")
+        from keras.src.saving.saving_lib import H5IOStore, _load_state
+    except ImportError:
+        return _load_weights_via_private_file(model, data, where)
+    try:
+        store = H5IOStore(io.BytesIO(data), mode="r")
     except OSError as error:
         raise ValueError(f"{where} is not an HDF5 weights file: {error}") from error
     failed, errors = set(), {}
     try:
-        saving_lib._load_state(model, weights_store=store, assets_store=None, inner_path="",
-                               visited_saveables=set(), failed_saveables=failed, error_msgs=errors)
+        _load_state(model, weights_store=store, assets_store=None, inner_path="",
+                    visited_saveables=set(), failed_saveables=failed, error_msgs=errors)
+    except TypeError:  # another signature: the public path, on a private copy of the same bytes
+        return _load_weights_via_private_file(model, data, where)
     except (OSError, ValueError, KeyError) as error:
         raise ValueError(f"{where} does not fit the network in config.json: {error}") from error
     finally:
         store.close()
     if failed:
         raise ValueError(f"{where} does not fit the network in config.json ({len(errors)} parts could not be loaded)")
+
+
+def _load_weights_via_private_file(model, data: bytes, where) -> None:
+    with tempfile.TemporaryDirectory(prefix="ganhash-zoo-") as private:  # created 0700: no one else can swap it
+        path = Path(private) / "verified.weights.h5"
+        path.write_bytes(data)
+        try:
+            model.load_weights(path)
+        except (OSError, ValueError, KeyError) as error:
+            raise ValueError(f"{where} does not fit the network in config.json: {error}") from error
 
 
 def encoder_from(config: dict, weights: bytes, where):

@@ -17,16 +17,16 @@ about 1e-5), converted in memory on first use.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import os
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .quiet import native_output_silenced
 
 
 @dataclass(frozen=True)
@@ -139,23 +139,6 @@ def pixel_values(x: np.ndarray) -> np.ndarray:
     return x * 255.0
 
 
-@contextlib.contextmanager
-def _quiet_native_output():
-    """Silence what TensorFlow Lite's converter prints (the exported graph's signature, from Python and C++)."""
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
-            os.dup2(devnull.fileno(), 1)
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
 class FeatureExtractor:
     """A frozen pretrained backbone: images of any size -> pooled features (N, feature_dim) float32."""
 
@@ -183,10 +166,12 @@ class FeatureExtractor:
         if not isinstance(images, (list, tuple)):
             images = _batch_view(np.asarray(images))
         total = len(images)
-        run = self.runner("lite" if engine == "auto" and total >= LITE_MIN_IMAGES else
-                          "keras" if engine == "auto" else engine)
+        if engine == "auto":
+            engine = "lite" if total >= LITE_MIN_IMAGES else "keras"
+        run = self.runner(engine)
         out = np.zeros((total, self.feature_dim), np.float32)
-        with tqdm(total=total, desc=f"{self.name} features", unit="img", disable=not progress or None) as bar:
+        # with progress, a bar on a terminal (tqdm's disable=None: none when output goes to a file)
+        with tqdm(total=total, desc=f"{self.name} features", unit="img", disable=None if progress else True) as bar:
             for start in range(0, total, batch_size):
                 batch = to_pixels(images[start : start + batch_size], self.resolution)
                 out[start : start + len(batch)] = run(batch)
@@ -216,7 +201,7 @@ class FeatureExtractor:
             lite_api = getattr(tf, "lite", None)
             if lite_api is None or not hasattr(lite_api, "Interpreter"):
                 return self._run_keras
-            with _quiet_native_output(), warnings.catch_warnings():
+            with native_output_silenced(stdout=True), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the interpreter's notice that LiteRT (ai_edge_litert) succeeds it
                 flatbuffer = lite_api.TFLiteConverter.from_keras_model(self.network).convert()
                 interpreter = lite_api.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())

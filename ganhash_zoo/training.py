@@ -32,6 +32,7 @@ from .feature_cache import FeatureData, model_inputs
 from .files import atomic_write_text
 from .datasets.catalogue import IMAGE_SHAPES
 from .retrieval import Evaluator
+from .quiet import start_keras
 from .retrieval.code_quality import COPY_TOP
 
 CHECKPOINT = "checkpoint.weights.h5"  # Keras saves the players' optimizers with the weights
@@ -258,6 +259,7 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     dict has ``"status": "paused"``. A finished run returns its results with
     ``"status": "finished"`` and writes them to ``results.json``.
     """
+    start_keras()
     import keras
 
     from .methods import METHODS  # Keras, imported only when training starts

@@ -25,6 +25,7 @@ from .export import (CONFIG_FILE, ENCODER_FILE, MODEL_FILE, encoder_from, parse_
 from .feature_cache import PIXELS, model_inputs
 from .hub import download
 from .pretrained import check_numeric, load_backbone, pixel_values
+from .quiet import start_keras
 from .retrieval import Evaluator, HammingIndex, pack
 from .registry import (  # noqa: F401  the registry's public names, re-exported for ganhash_zoo.zoo users
     IMAGE_SHAPES, WEIGHTS_ENV, ModelEntry, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError,
@@ -155,31 +156,36 @@ class PretrainedHasher:
             raise FileNotFoundError(f"{self.name} was not loaded from a folder; nothing to fine-tune from")
         return trainable_model_from(self._config, self._files, self.folder)
 
-    def evaluator(self, data_dir=None, protocol: str | None = None):
-        """A protocol (the model's own by default) on the model's inputs: a backbone's features, computed
-        once and cached, or pixels."""
+    def evaluator(self, data_dir=None, protocol: str | None = None, split: str = "test"):
+        """A protocol (the model's own by default) on the model's inputs (a backbone's features, computed
+        once and cached, or pixels): its test queries, or with ``split="val"`` its validation split."""
         protocol = protocol or self.entry.protocol
-        key = (protocol, str(Path(data_dir).resolve()) if data_dir else None)
+        key = (protocol, split, str(Path(data_dir).resolve()) if data_dir else None)
         if key not in self._evaluators:
             backbone = self.backbone.name if self.backbone else PIXELS
-            self._evaluators[key] = protocol_evaluator(protocol, backbone, data_dir)
+            self._evaluators[key] = protocol_evaluator(protocol, backbone, data_dir, split)
         return self._evaluators[key]
 
-    def evaluate(self, data_dir=None, protocol: str | None = None):
-        return self.evaluator(data_dir, protocol).evaluate(self.encoder, name=self.name)
+    def evaluate(self, data_dir=None, protocol: str | None = None, split: str = "test"):
+        return self.evaluator(data_dir, protocol, split).evaluate(self.encoder, name=self.name)
 
     def __repr__(self):
         what = f"backbone={self.backbone.name!r}" if self.backbone else f"input={self.image_shape}"
         return f"PretrainedHasher({self.name!r}, bits={self.bits}, {what})"
 
 
-def protocol_evaluator(protocol: str, backbone: str, data_dir=None) -> Evaluator:
-    """The evaluator of ``protocol`` on what a model on ``backbone`` reads (its cached features, or pixels)."""
-    pixels, split = load_protocol(protocol, data_dir=data_dir)
-    return Evaluator.from_split(model_inputs(pixels, backbone), split)
+def protocol_evaluator(protocol: str, backbone: str, data_dir=None, split: str = "test") -> Evaluator:
+    """The evaluator of ``protocol``'s test queries (or ``split="val"``: its validation split) on what a model
+    on ``backbone`` reads (its cached features, or pixels)."""
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
+    pixels, protocol_split = load_protocol(protocol, data_dir=data_dir)
+    data = model_inputs(pixels, backbone)
+    return (Evaluator.validation if split == "val" else Evaluator.from_split)(data, protocol_split)
 
 
 def _hasher(entry: ModelEntry, folder: Path, files: dict[str, bytes], batch_size: int) -> PretrainedHasher:
+    start_keras()  # the first Keras import of a session, without TensorFlow's start-up lines
     config = parse_export_config(files[CONFIG_FILE], folder / CONFIG_FILE)
     encoder = encoder_from(config, files[ENCODER_FILE], folder / ENCODER_FILE)
     backbone = load_backbone(**config["backbone"]) if config.get("backbone") else None

@@ -124,13 +124,22 @@ def test_released_but_unpublished_model_says_where_to_put_the_files(released_mod
 @pytest.mark.slow  # every released model on its whole protocol
 @pytest.mark.parametrize("name", ganhash_zoo.list_models(released_only=True))
 def test_released_model_reproduces_its_registry_figures(name, request):
-    """The bundled weights, loaded as a user would, give exactly the figures in the registry and the card."""
+    """The bundled weights, loaded as a user would, give the figures in the registry and the card.
+
+    Exactly on the machine that released them; elsewhere the backbone's features carry round-off of its
+    own kernels (measured: Keras' graph against the TensorFlow Lite copy differ by up to 4.4e-5 per
+    feature, which moved hashgan-cifar10-48bit's mAP@1000 by 1.8e-6 and no code count), so figures
+    must agree to 1e-4, counts to 0.1% and the copies' median rank to one place.
+    """
     entry = zoo.get_entry(name)
     request.getfixturevalue({"fashion_mnist": "fashion", "cifar10": "cifar"}[entry.dataset])  # skips without data
     measured = ganhash_zoo.load(name).evaluate().metrics
     assert measured.keys() == entry.metrics.keys()
     for key, value in entry.metrics.items():
-        assert measured[key] == pytest.approx(value, abs=1e-9), key
+        if isinstance(value, int):
+            assert abs(measured[key] - value) <= max(1, 0.001 * value), key
+        else:
+            assert measured[key] == pytest.approx(value, abs=1.0 if key == "copy_median_rank" else 1e-4), key
     headline = get_protocol(entry.protocol).headline_metric
     assert entry.metrics[headline] > entry.baselines["itq"][headline]
 

@@ -93,7 +93,6 @@ image's features or its augmented view's, with S from the image itself.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 from keras import ops
 
