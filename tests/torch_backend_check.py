@@ -8,8 +8,6 @@ import json
 import os
 import sys
 
-import numpy as np
-
 os.environ["KERAS_BACKEND"] = "torch"
 import keras  # noqa: E402
 
