@@ -22,6 +22,14 @@ def test_registry_names_every_planned_model():
     assert entry["protocol"] == "cifar10-54k" and "SIGIR 2017" in entry["paper"]
 
 
+def test_released_models_were_trained_with_their_recipe():
+    """train_zoo.py retrains from recipes.py: a recipe changed after a release would not rebuild it."""
+    released = [entry for entry in registry.registry().values() if entry.released]
+    assert released
+    for entry in released:
+        assert entry.training["command"] == entry.recipe.command(), entry.name
+
+
 def test_unknown_name_suggests_close_names():
     with pytest.raises(zoo.UnknownModelError, match="hashgan-cifar10-48bit"):
         ganhash_zoo.load("hashgan-cifar-48bit")
