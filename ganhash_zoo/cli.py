@@ -440,6 +440,9 @@ def main(argv=None):
         if args.command in ("evaluate", "baseline", "train"):
             start_keras()
         args.func(args)
+    except BrokenPipeError:  # the reader stopped early (`| head`): not an error to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 1
     except (CLIError, DatasetError, UnknownModelError, WeightIntegrityError, WeightsNotAvailableError, ValueError,
             TypeError, IndexMismatchError, RunBusyError, BackboneUnavailableError, OSError) as error:
         print(f"ganhash-zoo: error: {error}", file=sys.stderr)

@@ -6,6 +6,8 @@ they were.
 """
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -524,3 +526,12 @@ def test_a_newline_in_a_file_name_cannot_fake_a_result_line(released, photos, ca
     assert cli.main(["search", str(tmp_path / "p.index"), str(odd), "--k", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and "\\n" in lines[0] and not any(line.startswith("  0  secret") for line in lines)
+
+
+def test_cli_output_cut_short_by_its_reader_is_not_reported_as_an_error():
+    """`ganhash-zoo info NAME | head -1`: a reader that stops early gets no 'Broken pipe' error line."""
+    child = subprocess.Popen([sys.executable, "-m", "ganhash_zoo.cli", "info", "hashgan-cifar10-48bit"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # before the child has imported anything, so its first write finds no reader
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 1 and "error" not in stderr, stderr
