@@ -43,14 +43,14 @@ def run_user_paths(data_dir, work_dir) -> dict:
     folder.mkdir()
     for i in range(8):
         Image.fromarray(images[i, ..., 0]).save(folder / f"{i}.png")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with contextlib.redirect_stdout(io.StringIO()):
         rc = [cli(["info", MODEL]), cli(["encode", MODEL, str(folder), "--out", str(work_dir / "codes.npz")]),
-              cli(["index", MODEL, str(folder), "--out", str(work_dir / "index")]),
-              cli(["search", str(work_dir / "index"), str(folder / "3.png"), "--k", "2", "--json"])]
+              cli(["index", MODEL, str(folder), "--out", str(work_dir / "index")])]
+    with contextlib.redirect_stdout(io.StringIO()) as search_out:
+        rc.append(cli(["search", str(work_dir / "index"), str(folder / "3.png"), "--k", "2", "--json"]))
     report["cli_rc"] = rc
     report["cli_codes"] = np.load(work_dir / "codes.npz")["packed"].tolist()
-    report["cli_search"] = json.loads(out.getvalue()[out.getvalue().index("["):])
+    report["cli_search"] = json.loads(search_out.getvalue())
 
     # fine-tuning the encoder alone: plain compile + fit on the backbone's features, towards its own codes' signs
     encoder = hasher.encoder
