@@ -1,5 +1,6 @@
 """Registry, load() with integrity checks, input validation, the CLI, and resumable training."""
 
+import functools
 import json
 import runpy
 import time
@@ -133,14 +134,7 @@ def test_released_but_unpublished_model_says_where_to_put_the_files(released_mod
 def protocol_evaluators():
     """One evaluator a (protocol, backbone), shared by the models on it: what ``hasher.evaluate()`` builds
     for each model (about 9 s to read a protocol's cached features), built once."""
-    evaluators = {}
-
-    def evaluator(protocol, backbone):
-        if (protocol, backbone) not in evaluators:
-            evaluators[protocol, backbone] = zoo.protocol_evaluator(protocol, backbone)
-        return evaluators[protocol, backbone]
-
-    return evaluator
+    return functools.cache(zoo.protocol_evaluator)
 
 
 @pytest.mark.slow  # every released model on its whole protocol

@@ -207,8 +207,11 @@ class AdversarialModel(keras.Model):
         shape = getattr(batch, "shape", None)
         if shape is None:
             return  # a tf.data.Dataset or generator: its batches are checked by the networks
-        accepted = [self.image_shape, (2, *self.image_shape)] if self.on_features else [
-            self.image_shape, self.image_shape[:2] if self.image_shape[-1] == 1 else self.image_shape]
+        accepted = [self.image_shape]
+        if self.on_features:
+            accepted.append((2, *self.image_shape))  # pairs of features and their views
+        elif self.image_shape[-1] == 1:
+            accepted.append(self.image_shape[:2])  # grey images without a channel axis, as encode takes them
         if tuple(shape[1:]) not in accepted:
             raise ValueError(f"{self.method_name} fits on inputs shaped (N, {', '.join(map(str, self.image_shape))})"
                              + (" or (N, 2, features) pairs of features and views" if self.on_features else "")
