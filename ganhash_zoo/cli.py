@@ -440,6 +440,7 @@ def main(argv=None):
         if args.command in ("evaluate", "baseline", "train"):
             start_keras()
         args.func(args)
+        sys.stdout.flush()  # output still buffered meets a closed pipe here, inside the handler, not at exit
     except BrokenPipeError:  # the reader stopped early (`| head`): not an error to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
         return 1
