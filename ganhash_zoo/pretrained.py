@@ -205,6 +205,7 @@ class FeatureExtractor:
                 warnings.simplefilter("ignore")  # the interpreter's notice that LiteRT (ai_edge_litert) succeeds it
                 flatbuffer = lite_api.TFLiteConverter.from_keras_model(self.network).convert()
                 interpreter = lite_api.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
+                interpreter.allocate_tensors()  # applies the XNNPACK delegate, which announces itself on stderr
             self._lite = _LiteRunner(interpreter)
         return self._lite
 
