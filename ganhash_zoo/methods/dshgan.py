@@ -15,9 +15,8 @@ image of another class (negative).
     L_G   = L_adv(synthetic -> 1) + classification_weight * CE(G(z, y), y)
 
 The hash stream learns from the triplets alone, and they hold only while the
-generator's classes differ: at 16 bits on cifar10-54k (triplet margin 0.5,
-and 1.0) the real codes drew into one radius-2 ball (validation precision@r2
-0.100, the class prior, at epochs 5 and 10). The bit-balance term (HashGAN's
+generator's classes differ: without more, the real codes can draw into one
+radius-2 ball (measured at 16 bits, RESULTS.md). The bit-balance term (HashGAN's
 uniform-frequency term, over the real anchors) keeps each bit firing for
 half of a batch.
 

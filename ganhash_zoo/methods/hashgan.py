@@ -28,13 +28,8 @@ the paper's small transform. ``w(step)`` ramps the
 hashing terms in over ``hash_warmup_steps`` (the paper switches them on after
 a first GAN-only phase).
 
-Defaults, chosen on the fashion_mnist-59k validation split (500 validation
-queries against 6,000 database images, 32 bits, 6,000 unlabelled training
-images, 6 epochs on CPU; LSH 0.436, ITQ 0.556 mAP@1000): without the
-decorrelation term the bits end up strongly correlated (mean squared
-correlation ~0.5) and mAP@1000 stalls near 0.36; decorrelation 1.0 gives
-0.44, and a stronger minimum-entropy term (0.5 rather than 0.1) 0.55.
-Decorrelation 3.0 (0.30) and entropy 0.01 (0.34) were worse.
+The decorrelation term is ours: without it the bits of the pixel trunk came
+out strongly correlated (RESULTS.md, "Defaults chosen in the pixel era").
 """
 
 from __future__ import annotations

@@ -15,64 +15,21 @@ similarity and neighbour similarity:
            else dissimilar_target (0: orthogonal codes, K/2 bits apart; -1: opposite codes)
     W_ij = 1 if S_ij = +1, or A_ij is among the far_fraction lowest of row i (or of row j); else 0
 
-Our from-scratch choice of features f (the paper used a pretrained CNN,
-which is not available offline): ``features="pixels"`` (PCA of the pixels)
-or ``features="patches"`` (unsupervised k-means patch features, Coates, Lee
-& Ng 2011; see ``nets/features.py``), fitted with ``model.adapt(images)``
-before ``fit`` and stored in the model. ``feature_dim``, ``centroids``,
-``neighbours`` and ``feature_weight`` are configurable. The zoo's CIFAR-10
-recipe uses patches: their neighbours share the query's class more often
-than pixel-PCA neighbours (precision@10 0.349 vs 0.253 on the cifar10-59k
-validation split).
+Without a backbone (the ``dcgan`` trunk on pixels) the features f are ours,
+since the paper's pretrained CNN is then not there: ``features="pixels"``
+(PCA of the pixels) or ``features="patches"`` (unsupervised k-means patch
+features, Coates, Lee & Ng 2011; ``nets/features.py``), fitted with
+``model.adapt(images)`` before ``fit`` and stored in the model.
 
-Defaults, chosen on the fashion_mnist-59k validation split (500 validation
-queries, 6,000 database images, 32 bits, batch 64, 3-4 CPU epochs; LSH
-0.436 mAP@1000): a sparse graph with orthogonal targets for dissimilar pairs
-(k = 3, target 0) reaches 0.49-0.50; k = 10 with target -1 (every pair
-outside a loose neighbourhood pushed to opposite codes) 0.41-0.46, k = 5 with
-target 0 0.48, k = 2 0.48. The batch-level decorrelation term that helps
-HashGAN did not help there (0.45); it is off by default. With patch
-features, 8 neighbours and far_fraction 0.5 (below) it did: on the
-fashion_mnist-59k validation split at 48 bits it lifted mAP@76 above ITQ's
-(0.698 against 0.652 without it; ITQ 0.687), and the zoo's Fashion-MNIST
-recipe sets 0.5 (``recipes.py`` has the sweep).
-
-Its adversarial term was what held it back: the encoder's side of the
-pair game (make its real pairs look generated) pulls codes away from the
-semantic targets. On the same split (3 seeds, 3 epochs, 2026-11-25)
-``adversarial_weight`` 0.1 gave 0.504 / 0.486 / 0.484, 0.03 gave 0.526,
-0.01 gave 0.553 / 0.558 / 0.550 and 0 gave 0.567 / 0.575 / 0.562 (ITQ
-0.556). The default is 0.01: the encoder stays in the game that makes E and
-G coherent, at a small cost against switching it off.
-
-Why USPAH is still only level with ITQ: its codes learn the
-neighbourhoods of PCA-of-pixel features, which ITQ on pixels already
-captures. A graph over the *whole* training set, as the paper builds it
-(cosine kNN of the same features re-ranked by shared neighbours, batches of
-anchors plus graph neighbours), was measured on the same split and seed
-(2026-11-25, 3 epochs, adversarial weight 0.1): k = 3, 5, 10 gave 0.40, 0.42, 0.43; class-scale
-neighbourhoods k = 40, 100, 200 gave 0.47, 0.49, 0.50 -- never above the
-in-batch graph's 0.50. The graph is not the bottleneck; better features are
-(the paper's came from a pretrained CNN).
-
-Why its codes missed radius search: with every non-neighbour pushed to an
-orthogonal code (far_fraction = 1), the images of a class that are not
-among each other's k = 3 nearest are pushed apart too, and the codes spread
-evenly over the cube: radius-2 balls empty. ``far_fraction`` leaves the
-middle-affinity pairs out of the loss and pushes apart only each row's
-far half (0.5). On the fashion_mnist-59k validation split (48 bits, pixel
-features, 5 epochs; ITQ mAP over all 0.472, precision@r2 0.537),
-far_fraction 1.0 gave mAP 0.402 -> 0.360 and precision@r2 0.281 -> 0.223,
-falling by epoch; 0.5 gave 0.428 -> 0.441 and 0.543 -> 0.570; 0.25 0.409
--> 0.441 and 0.534 -> 0.577 (``scripts/sweep.py uspah --dataset
-fashion_mnist --bits 48 --epochs 5 --width 16 --learning-rate 1e-3
---max-unlabeled 12000 --vary far_fraction=1.0,0.5,0.25``). At the top of
-the ranking (mAP@76, the validation stand-in for mAP@1000) 0.5 gave less,
-0.628 against 0.679 (ITQ 0.687), and on Fashion-MNIST no variant passes
-ITQ there. On CIFAR-10 (patch features, see the recipe) 0.5 wins on both:
-mAP@76 0.256 against 0.249, precision@r2 0.080 against 0.029 (ITQ 0.245 /
-0.032). The default stays 1.0, the loss as the paper writes it; the zoo's
-CIFAR-10 recipe sets 0.5.
+Choices behind the defaults (the sweeps are in RESULTS.md, "Defaults chosen
+in the pixel era"): a sparse graph (k = 3) with orthogonal targets for dissimilar
+pairs (``dissimilar_target=0``); the encoder's adversarial term kept small
+(``adversarial_weight=0.01``), since the encoder's side of the pair game
+pulls codes away from the semantic targets; and ``far_fraction``: with every
+non-neighbour pushed apart (1.0, the paper's loss and the default) the
+images of a class that are not among each other's k nearest are pushed apart
+too and radius-2 balls empty, so the zoo's recipes push apart only each
+row's far half (0.5).
 
 On a pretrained backbone (the zoo's default) USPAH is what the paper
 describes: the similarity features are the backbone's own (``features=

@@ -10,12 +10,9 @@ by ``adapt(images)`` and stored as weights:
   Coates, Lee & Ng (AISTATS 2011): 6x6 patches, brightness/contrast
   normalised and ZCA-whitened, each encoded by its distances to k-means
   centroids ("triangle": max(0, mean distance - distance)), summed over the
-  four quadrants of the image, then standardised and projected by PCA. On the
-  cifar10-59k validation split (500 queries against the 4,500 labelled images,
-  fitted on 20,000 training images, 256 centroids, 64 dimensions) the cosine
-  nearest neighbours of these features share the query's class more often
-  than those of pixel PCA: precision@10 0.349 vs 0.253, mAP 0.188 vs 0.150
-  (ITQ's 48-bit codes: 0.143).
+  four quadrants of the image, then standardised and projected by PCA. Their
+  cosine neighbours share the query's class more often than pixel PCA's
+  (RESULTS.md, "Defaults chosen in the pixel era").
 """
 
 from __future__ import annotations
