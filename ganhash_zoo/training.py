@@ -110,8 +110,9 @@ def claim_run_folder(config: TrainConfig, out: Path) -> None:
 
 
 def validation_metric_names(evaluator) -> tuple:
-    """The validation figures a run logs: headline mAP, precision@r2, near-duplicate recall."""
-    return (f"mAP@{evaluator.cutoffs[0] or 'all'}", f"precision@r{evaluator.radius}", f"copy_recall@{COPY_TOP}")
+    """The validation figures a run logs: headline mAP, precision@r2, near-duplicate recall, distinct codes."""
+    return (f"mAP@{evaluator.cutoffs[0] or 'all'}", f"precision@r{evaluator.radius}", f"copy_recall@{COPY_TOP}",
+            "distinct_codes")
 
 
 def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0.0, stop_by: float | None = None):
@@ -130,8 +131,8 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0
         """Adds the validation figures of the release bar to the logs every ``eval_every`` epochs.
 
         Validation queries (never the test queries) against the labelled training pool: the headline
-        mAP, precision within radius 2 and near-duplicate recall, so a recipe is chosen on each (a run
-        can gain mAP while its radius-2 balls empty or its codes stop telling copies apart).
+        mAP, precision within radius 2, near-duplicate recall and distinct codes, so a recipe is chosen on
+        each (a run can gain mAP while its radius-2 balls empty or its codes collapse onto the classes).
         """
 
         def on_epoch_end(self, epoch, logs=None):

@@ -7,7 +7,8 @@ Takes ``train``'s arguments plus ``--vary KEY=V1,V2,...`` (a method option, repe
 are their product). Each variant trains in its own folder under ``--out`` and resumes there. The
 table has, per variant and evaluated epoch, validation mAP and precision@r2 (the validation queries
 against the rest of the labelled pool, as logged during training) under ITQ fitted on the same
-training images, and the recall of near-duplicate copies: the release bar, without touching the test queries.
+training images, the recall of near-duplicate copies and the distinct codes of the validation database: the
+release bar, without touching the test queries.
 """
 
 import argparse
@@ -52,11 +53,12 @@ def main(argv=None):
         train(config, out=out, data_dir=args.data_dir, verbose=args.verbose)
         rows += [(label, point["epoch"], {k.removeprefix("val_"): v for k, v in point.items()})
                  for point in validation_curve(out)]
-    metrics = [m for m in itq.metrics if m.startswith(("mAP@", "precision@r", "copy_recall@"))]
+    metrics = [m for m in itq.metrics if m.startswith(("mAP@", "precision@r", "copy_recall@", "distinct_codes"))]
     print("| variant | epoch | " + " | ".join(f"val {m}" for m in metrics) + " |")
     print("|---" * (len(metrics) + 2) + "|")
     for label, epoch, values in rows:
-        print(f"| {label} | {epoch} | " + " | ".join(f"{values[m]:.4f}" if m in values else "-" for m in metrics) + " |")
+        cells = [f"{values[m]:.4g}" if m in values else "-" for m in metrics]
+        print(f"| {label} | {epoch} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

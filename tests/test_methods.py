@@ -169,3 +169,19 @@ def test_uspah_on_patch_features_trains_and_round_trips(tmp_path):
 
 def ops_numpy(x):
     return keras.ops.convert_to_numpy(x)
+
+
+def test_ssah_decorrelation_term_enters_the_hasher_loss_only_when_weighted():
+    """SSAH's bit-decorrelation term (ours, Fashion-MNIST's recipe) adds weight x term to H-Net's loss."""
+    x, y = tiny_data(16)
+    logs = {}
+    for weight in (0.0, 2.0):
+        keras.utils.set_random_seed(0)  # the same initial weights for both
+        model = METHODS["ssah"](bits=16, image_shape=(28, 28, 1), width=8, seed=0, decorrelation_weight=weight)
+        model.compile(learning_rate=1e-3)
+        args, kwargs = model.fit_inputs(x, x, y, batch_size=16)  # one step: both see the same weights and batch
+        logs[weight] = {k: v[-1] for k, v in model.fit(*args, epochs=1, verbose=0, **kwargs).history.items()}
+    assert logs[2.0]["decorrelation"] > 0
+    assert logs[0.0]["decorrelation"] == pytest.approx(logs[2.0]["decorrelation"], rel=1e-5)
+    assert logs[2.0]["hasher_loss"] - logs[0.0]["hasher_loss"] == pytest.approx(2.0 * logs[2.0]["decorrelation"],
+                                                                                rel=1e-3)

@@ -115,7 +115,8 @@ def test_training_resumes_from_its_checkpoint(finished_run):
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in log] == [0, 1]  # epoch 0 not repeated
     # the release bar on validation; mAP@1000 of 59,000 images scaled to the 4,500 of the validation pool
-    assert {"val_mAP@76", "val_precision@r2", "val_copy_recall@10"} <= set(log[1])  # evaluated every epoch here
+    logged = {"val_mAP@76", "val_precision@r2", "val_copy_recall@10", "val_distinct_codes"}
+    assert logged <= set(log[1])  # evaluated every epoch here
     assert set(second["metrics"]) == set(first["metrics"]) and "lsh" in second["baselines"]
     assert "--max-unlabeled 512" in second["command"]
     assert second["train_seconds"] > first["train_seconds"]  # the resumed run adds to the first one's time
@@ -185,7 +186,7 @@ def test_training_budget_pauses_at_a_checkpoint_and_the_run_resumes(fashion, tmp
     assert not (tmp_path / "run" / "results.json").exists()
     finished = train(config, out=tmp_path / "run", verbose=0)
     assert finished["status"] == "finished" and [p["epoch"] for p in finished["validation_curve"]] == [1, 2]
-    assert all(set(point) == {"epoch", "val_mAP@76", "val_precision@r2", "val_copy_recall@10"}
+    assert all(set(point) == {"epoch", "val_mAP@76", "val_precision@r2", "val_copy_recall@10", "val_distinct_codes"}
                for point in finished["validation_curve"])
     assert finished["final_logs"] and finished["images_seen"] == 2 * 2 * 256  # labelled + unlabelled batches
     again = train(config, out=tmp_path / "run", verbose=0)  # a finished run keeps its last losses and its time
@@ -328,7 +329,8 @@ def test_sweep_trains_each_variant_and_tabulates_the_bar_on_validation(fashion, 
                    "--max-unlabeled", "128", "--eval-every", "1", "--verbose", "0",
                    "--vary", "decorrelation_weight=1.0,0.3", "--out", str(tmp_path)])
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
-    assert table[0] == "| variant | epoch | val mAP@76 | val mAP@all | val precision@r2 | val copy_recall@10 |"
+    assert table[0] == ("| variant | epoch | val mAP@76 | val mAP@all | val precision@r2 | val distinct_codes "
+                        "| val copy_recall@10 |")
     assert table[1].startswith("| ITQ | - | 0.")
     assert [row.split(" | ")[:2] for row in table[2:]] == [["| decorrelation_weight=1.0", "1"],
                                                             ["| decorrelation_weight=0.3", "1"]]

@@ -11,6 +11,7 @@ budget (mean mask area) and rotation range -- grows linearly from
                                                            (similar_target, 1 by default, or -1)
         + consistency_weight * ||h(x_u) - h(A(x_u))||^2   unlabelled images and their hard samples
         + quantization_weight * (|h| - 1)^2
+        + decorrelation_weight * mean squared correlation between bits     (our addition, off by default)
     L_A = -(similarity on labelled hard samples + consistency on unlabelled hard samples)
 
 On a pretrained backbone (the zoo's default) the hard samples are made in
@@ -45,16 +46,17 @@ CHANNEL_GROUPS = (16, 64)  # occlusion scales on a backbone's features: groups o
 class SSAH(GANHasher):
     method_name = "ssah"
     PLAYERS = ("hasher", "adversary")
-    LOGS = ("similarity", "consistency", "quantization", "difficulty")
+    LOGS = ("similarity", "consistency", "quantization", "decorrelation", "difficulty")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10,
                  similarity_weight=1.0, consistency_weight=1.0, quantization_weight=0.1,
                  max_occlusion=0.4, max_rotation_degrees=30.0, min_difficulty=0.1, difficulty_steps=2000,
-                 similar_target=1.0, **kwargs):
+                 similar_target=1.0, decorrelation_weight=0.0, **kwargs):
         hparams = dict(num_classes=num_classes, similarity_weight=similarity_weight,
                        consistency_weight=consistency_weight, quantization_weight=quantization_weight,
                        max_occlusion=max_occlusion, max_rotation_degrees=max_rotation_degrees,
-                       min_difficulty=min_difficulty, difficulty_steps=difficulty_steps, similar_target=similar_target)
+                       min_difficulty=min_difficulty, difficulty_steps=difficulty_steps, similar_target=similar_target,
+                       decorrelation_weight=decorrelation_weight)
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
         if self.on_features:
             if any(self.image_shape[0] % g for g in CHANNEL_GROUPS):
@@ -133,6 +135,7 @@ class SSAH(GANHasher):
                 "similarity": losses.pairwise_similarity(h_l, similarity),
                 "consistency": losses.consistency(h_u, self._encoder(hard_u, training=True)),
                 "quantization": losses.quantization(ops.concatenate([h_l, h_u], axis=0)),
+                "decorrelation": losses.bit_decorrelation(ops.concatenate([h_l, h_u], axis=0)),
             }
 
         def adversary_loss():
@@ -146,7 +149,8 @@ class SSAH(GANHasher):
         def hasher_loss():
             terms = hashing_terms(hard_l, hard_u)
             total = (hp["similarity_weight"] * terms["similarity"] + hp["consistency_weight"] * terms["consistency"]
-                     + hp["quantization_weight"] * terms["quantization"])
+                     + hp["quantization_weight"] * terms["quantization"]
+                     + hp["decorrelation_weight"] * terms["decorrelation"])
             return total, terms
 
         logs.update(self.update("hasher", hasher_loss))
