@@ -84,8 +84,8 @@ METHODS = {
                    "deformation moves a feature vector towards the features of the image's flipped and shifted view; "
                    "the self-paced budget is the paper's. Same-class codes are asked to agree on three quarters of "
                    "their bits (`similar_target=0.5`) rather than all. On Fashion-MNIST a bit-decorrelation term "
-                   "(ours, `decorrelation_weight=2.0`) keeps the codes spread inside each class, which the "
-                   "similarity loss alone gathered into a few codes.",
+                   "(ours, `decorrelation_weight` in the recipe) keeps the codes spread inside each class, which "
+                   "the similarity loss alone gathered into a few codes.",
         "reported": {},
     },
 }
