@@ -302,8 +302,9 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     if not run.fit(model, out, config.epochs, val,
                    lambda done: model.fit_inputs(images, labeled, labels, config.batch_size, config.seed, done)):
         return {"name": config.name, "status": "paused", "epochs_done": epochs_done(out)}
-    seconds = run.clock()
-    return finish(config, method, model, out, data, split, pool, seconds)
+    # the time the last checkpoint recorded, not the clock now (fit's teardown comes after it), so results.json
+    # and state.json agree however often a finished run is rerun
+    return finish(config, method, model, out, data, split, pool, seconds_so_far(out))
 
 
 class ResumableFit:
@@ -311,18 +312,16 @@ class ResumableFit:
 
     def __init__(self, config: TrainConfig, verbose: int, stop_by: float | None, earlier_seconds: float):
         self.config, self.verbose, self.stop_by = config, verbose, stop_by
-        self.earlier, self.started, self.training = earlier_seconds, time.time(), False
+        self.earlier, self.started = earlier_seconds, time.time()
 
     def clock(self) -> float:
-        """Seconds recorded so far, counting this invocation only once it trains an epoch: rerunning a
-        finished run keeps its recorded time (results.json and state.json agree)."""
-        return round(self.earlier + (time.time() - self.started if self.training else 0.0), 1)
+        """Training seconds so far: the earlier invocations' and this one's (read at each checkpoint)."""
+        return round(self.earlier + time.time() - self.started, 1)
 
     def fit(self, model, folder: Path, epochs: int, evaluator, make_inputs) -> bool:
         """Fit to ``epochs``; False when stopped early (the run is resumable)."""
         done = restore(model, folder)
         if done < epochs:
-            self.training = True
             args, kw = make_inputs(done)  # data order depends on (seed, epoch): a resumed run repeats it
             callbacks = make_callbacks(model, folder, evaluator, self.config.eval_every, self.clock, self.stop_by)
             model.fit(*args, epochs=epochs, initial_epoch=done, verbose=self.verbose, callbacks=callbacks, **kw)
