@@ -22,7 +22,7 @@ from ganhash_zoo.config import TrainConfig
 from ganhash_zoo.datasets import load_protocol
 from ganhash_zoo.feature_cache import model_inputs
 from ganhash_zoo.retrieval import Evaluator
-from ganhash_zoo.training import train, training_images, validation_curve
+from ganhash_zoo.training import train, training_images, validation_curve, validation_metric_names
 
 
 def variants(vary: list[str]) -> list[dict]:
@@ -43,7 +43,8 @@ def main(argv=None):
     base = train_config(args)
     pixels, split = load_protocol(base.protocol, data_dir=args.data_dir)
     data = model_inputs(pixels, base.backbone)
-    itq = Evaluator.validation(data, split).evaluate(
+    validation = Evaluator.validation(data, split)
+    itq = validation.evaluate(
         ITQ(base.bits, seed=base.seed).fit(training_images(data, split, base.max_unlabeled, base.seed)), name="itq")
     rows = [("ITQ", "-", itq.metrics)]
     for options in variants(args.vary) or [{}]:
@@ -53,11 +54,14 @@ def main(argv=None):
         train(config, out=out, data_dir=args.data_dir, verbose=args.verbose)
         rows += [(label, point["epoch"], {k.removeprefix("val_"): v for k, v in point.items()})
                  for point in validation_curve(out)]
-    metrics = [m for m in itq.metrics if m.startswith(("mAP@", "precision@r", "copy_recall@", "distinct_codes"))]
+    # the figures each run logs, with ITQ's other mAP cut-offs beside them
+    logged = validation_metric_names(validation)
+    metrics = [m for m in itq.metrics if m.startswith("mAP@") or m in logged]
     print("| variant | epoch | " + " | ".join(f"val {m}" for m in metrics) + " |")
     print("|---" * (len(metrics) + 2) + "|")
     for label, epoch, values in rows:
-        cells = [f"{values[m]:.4g}" if m in values else "-" for m in metrics]
+        cells = ["-" if m not in values else f"{values[m]:,.0f}" if m == "distinct_codes" else f"{values[m]:.4f}"
+                 for m in metrics]
         print(f"| {label} | {epoch} | " + " | ".join(cells) + " |")
 
 
