@@ -167,6 +167,30 @@ def test_uspah_on_patch_features_trains_and_round_trips(tmp_path):
         METHODS["uspah"](bits=8, image_shape=(28, 28, 1), width=8, features="vgg")
 
 
+def test_uspah_graph_codes_reach_the_batches_and_enter_the_encoder_loss_only_when_weighted():
+    """With graph_code_weight, each batch carries its images' graph codes and the encoder's loss adds
+    weight x mean((E(x) - code)^2)."""
+    features = np.random.default_rng(0).uniform(0, 6, (64, 12)).astype("float32")  # a backbone's features
+    logs = {}
+    for weight in (0.0, 2.0):
+        keras.utils.set_random_seed(0)  # the same initial weights for both
+        model = METHODS["uspah"](bits=8, image_shape=(12,), width=8, seed=0, graph_neighbours=4,
+                                 graph_code_weight=weight).prepare(features)
+        model.compile(learning_rate=1e-3)
+        args, kwargs = model.fit_inputs(features, None, None, batch_size=64)
+        if weight:  # the first batch: 32 anchors, then a graph neighbour of each
+            batches = args[0]
+            anchors = batches.order[:32]
+            images, codes = batches[0]
+            np.testing.assert_array_equal(codes, model.graph_codes[np.concatenate([anchors, batches.partner[anchors]])])
+        logs[weight] = {k: v[-1] for k, v in model.fit(*args, epochs=1, verbose=0, **kwargs).history.items()}
+    assert logs[0.0]["graph_code"] == 0.0 and logs[2.0]["graph_code"] > 0
+    assert logs[2.0]["encoder_loss"] - logs[0.0]["encoder_loss"] == pytest.approx(2.0 * logs[2.0]["graph_code"],
+                                                                                  rel=1e-3)
+    with pytest.raises(ValueError, match="graph_neighbours"):
+        METHODS["uspah"](bits=8, image_shape=(12,), width=8, graph_code_weight=1.0)
+
+
 def ops_numpy(x):
     return keras.ops.convert_to_numpy(x)
 

@@ -42,30 +42,20 @@ class ShuffledBatches(keras.utils.PyDataset):
         return self.images[ids] if self.labels is None else (self.images[ids], self.labels[ids])
 
 
-def nearest_neighbours(features: np.ndarray, k: int) -> np.ndarray:
-    """(N, k) indices of each row's k most cosine-similar other rows (exact, FAISS)."""
-    import faiss
-
-    x = np.ascontiguousarray(features, dtype=np.float32).reshape(len(features), -1)
-    x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
-    index = faiss.IndexFlatIP(x.shape[1])
-    index.add(x)
-    _, found = index.search(x, k + 1)
-    # drop each row itself (usually first; exact duplicates may come in another order)
-    return np.stack([row[row != i][:k] for i, row in enumerate(found)])
-
-
 class NeighbourBatches(keras.utils.PyDataset):
-    """Batches of ``batch_size // 2`` anchors, each with one of its ``graph`` neighbours (drawn per epoch).
+    """Batches of ``batch_size // 2`` anchors, each with one of its ``graph`` neighbours (drawn per epoch),
+    and, given ``targets`` (one row per image), ``(images, targets)``.
 
     An epoch takes every image once as an anchor, in an order drawn from (seed, epoch).
     """
 
-    def __init__(self, images, graph, batch_size=128, seed=0, start_epoch=0, **kwargs):
+    def __init__(self, images, graph, batch_size=128, seed=0, start_epoch=0, targets=None, **kwargs):
         super().__init__(**kwargs)
         if len(images) != len(graph):
             raise ValueError(f"{len(images)} images but a neighbour graph of {len(graph)}")
-        self.images, self.graph = images, np.asarray(graph)
+        if targets is not None and len(targets) != len(images):
+            raise ValueError(f"{len(images)} images but {len(targets)} targets")
+        self.images, self.graph, self.targets = images, np.asarray(graph), targets
         self.anchors_per_batch, self.seed, self.epoch = max(1, int(batch_size) // 2), int(seed), int(start_epoch) - 1
         self.on_epoch_end()
 
@@ -80,7 +70,8 @@ class NeighbourBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         anchors = self.order[index * self.anchors_per_batch : (index + 1) * self.anchors_per_batch]
-        return self.images[np.concatenate([anchors, self.partner[anchors]])]
+        ids = np.concatenate([anchors, self.partner[anchors]])
+        return self.images[ids] if self.targets is None else (self.images[ids], self.targets[ids])
 
 
 class SemiSupervisedBatches(keras.utils.PyDataset):

@@ -40,9 +40,17 @@ neighbour pairs for the in-batch affinity above. G(b, z) generates feature
 vectors and D judges (feature vector, code) pairs; the codes learn from the
 image's features or its augmented view's, with S from the image itself.
 
+S over the whole training set is more than a batch sees. With
+``graph_code_weight`` > 0 (ours, off by default) ``adapt`` also solves the
+graph's relaxed hashing objective once (``neighbour_graph.graph_codes``: the
+signs of its leading eigenvectors) and each image's code is pulled towards
+that target, the view's too, so the codes keep the training set's
+neighbourhoods and near-duplicates share the image's target.
+
     L_E = similarity_weight * sum(W * (E(x) E(x)^T / K - S)^2) / sum(W)
         + quantization_weight * mean((|E(x)| - 1)^2) + balance_weight * balance
         + decorrelation_weight * mean_{k != l} corr(h_k, h_l)^2
+        + graph_code_weight * mean((E(x) - t(x))^2)
         + adversarial_weight * (D(x, E(x)) -> fake)
     L_G = (D(G(b), b) -> real) + cycle_weight * ||E(G(b)) - b||^2
     L_D = (D(x, E(x)) -> real) + (D(G(b), b) -> fake)
@@ -57,7 +65,8 @@ from .. import losses
 from ..nets import build_encoder, generator, pair_discriminator, trunk
 from ..nets.features import PCAFeatures, PatchKMeansFeatures
 from .base import GANHasher, register_method
-from .data import NeighbourBatches, nearest_neighbours
+from .data import NeighbourBatches
+from .neighbour_graph import graph_codes, nearest_neighbours
 
 
 def _knn_mask(scores, k):
@@ -96,20 +105,23 @@ SIMILARITY_FEATURES = ("inputs", "pixels", "patches")  # the backbone's features
 class USPAH(GANHasher):
     method_name = "uspah"
     PLAYERS = ("discriminator", "encoder", "generator")
-    LOGS = ("similarity", "quantization", "balance", "decorrelation", "e_adversarial", "g_adversarial", "cycle")
+    LOGS = ("similarity", "quantization", "balance", "decorrelation", "graph_code", "e_adversarial", "g_adversarial",
+            "cycle")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=32, feature_dim=128,
                  neighbours=3, feature_weight=0.5, similarity_weight=1.0, quantization_weight=0.1,
                  balance_weight=0.1, adversarial_weight=0.01, cycle_weight=1.0, dissimilar_target=0.0,
                  decorrelation_weight=0.0, features=None, centroids=256, far_fraction=1.0, graph_neighbours=0,
-                 **kwargs):
+                 graph_code_weight=0.0, **kwargs):
         features = features or ("inputs" if len(image_shape) == 1 else "pixels")
         if features not in SIMILARITY_FEATURES:
             raise ValueError(f"features must be one of {SIMILARITY_FEATURES}, got {features!r}")
         if not 0.0 < far_fraction <= 1.0:
             raise ValueError(f"far_fraction must be in (0, 1], got {far_fraction!r}")
+        if graph_code_weight and not graph_neighbours:
+            raise ValueError("graph_code_weight needs the training set's neighbour graph: set graph_neighbours > 0")
         hparams = dict(noise_dim=noise_dim, feature_dim=feature_dim, neighbours=neighbours, features=features,
-                       graph_neighbours=graph_neighbours,
+                       graph_neighbours=graph_neighbours, graph_code_weight=graph_code_weight,
                        centroids=centroids, far_fraction=far_fraction,
                        dissimilar_target=dissimilar_target, decorrelation_weight=decorrelation_weight,
                        feature_weight=feature_weight, similarity_weight=similarity_weight,
@@ -126,17 +138,21 @@ class USPAH(GANHasher):
         else:  # the backbone's features are the inputs themselves: nothing to fit
             self.features = None
         self.graph = None  # (N, graph_neighbours) neighbour lists of the training images, found by adapt()
+        self.graph_codes = None  # (N, bits) their target codes, with graph_code_weight
 
     def players(self):
         return {"discriminator": [self.discriminator], "encoder": [self._encoder], "generator": [self.generator]}
 
-    def adapt(self, images, **kwargs):
+    def adapt(self, images, seed: int = 0, **kwargs):
         """Fit the features that define semantic similarity (call once before ``fit``; nothing to fit on a
-        backbone's features) and, with ``graph_neighbours``, find each training image's neighbours."""
+        backbone's features) and, with ``graph_neighbours``, find each training image's neighbours (and,
+        with ``graph_code_weight``, their target codes)."""
         if self.features is not None:
-            self.features.adapt(images, **kwargs)
+            self.features.adapt(images, seed=seed, **kwargs)
         if self.hparams["graph_neighbours"]:
             self.graph = nearest_neighbours(self._similarity_features(images), self.hparams["graph_neighbours"])
+        if self.hparams["graph_code_weight"]:
+            self.graph_codes = graph_codes(self.graph, self.bits, seed)
         return self
 
     def prepare(self, images, seed: int = 0):
@@ -155,7 +171,8 @@ class USPAH(GANHasher):
             return super().fit_inputs(unlabeled, labeled, labels, batch_size, seed, start_epoch)
         if getattr(self, "graph", None) is None or len(self.graph) != len(unlabeled):
             raise RuntimeError("USPAH's neighbour graph is built by model.adapt(train_images) on the images it fits on")
-        return (NeighbourBatches(unlabeled, self.graph, batch_size, seed, start_epoch),), {"shuffle": False}
+        targets = self.graph_codes if self.hparams["graph_code_weight"] else None
+        return (NeighbourBatches(unlabeled, self.graph, batch_size, seed, start_epoch, targets),), {"shuffle": False}
 
     def _generate(self, codes, training=True):
         noise = self.noise(ops.shape(codes)[0], self.hparams["noise_dim"])
@@ -170,7 +187,7 @@ class USPAH(GANHasher):
         return super().fit(*args, **kwargs)
 
     def train_step(self, data):
-        x, _, _ = self.unpack_batch(data)
+        x, targets, _ = self.unpack_batch(data)  # targets: the images' graph codes, with graph_code_weight
         x, views = self.split_views(x)
         hp = self.hparams
         b = self.random_bits(ops.shape(x)[0])
@@ -194,12 +211,14 @@ class USPAH(GANHasher):
                 "quantization": losses.quantization(h),
                 "balance": losses.bit_balance((h + 1.0) / 2.0),
                 "decorrelation": losses.bit_decorrelation(h),
+                "graph_code": ops.zeros(()) if targets is None else losses.consistency(h, targets),
                 # E plays against D: its real pairs should look generated
                 "e_adversarial": losses.generator_loss(-self.discriminator([x, h], training=True)),
             }
             total = (hp["similarity_weight"] * terms["similarity"] + hp["quantization_weight"] * terms["quantization"]
                      + hp["balance_weight"] * terms["balance"] + hp["adversarial_weight"] * terms["e_adversarial"]
-                     + hp["decorrelation_weight"] * terms["decorrelation"])
+                     + hp["decorrelation_weight"] * terms["decorrelation"]
+                     + hp["graph_code_weight"] * terms["graph_code"])
             return total, terms
 
         logs.update(self.update("encoder", encoder_loss))
