@@ -42,7 +42,10 @@ METHODS = {
                    "feature vectors and the discriminator judges (feature vector, code) pairs. Pushing every "
                    "non-neighbour to an orthogonal code also pushes apart same-class images outside each other's "
                    "3 nearest, so `far_fraction=0.5` leaves the middle-affinity pairs out of the loss and pushes "
-                   "apart only each image's far half.",
+                   "apart only each image's far half. Ours: a batch sees a few of the graph's edges, so with "
+                   "`graph_code_weight` each image also learns a target code computed once from the whole graph, "
+                   "the signs of its leading eigenvectors (Spectral Hashing's relaxation of the same "
+                   "keep-neighbours-together objective).",
         "reported": {},
     },
     "dshgan": {
