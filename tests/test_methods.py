@@ -187,6 +187,8 @@ def test_uspah_graph_codes_reach_the_batches_and_enter_the_encoder_loss_only_whe
     assert logs[0.0]["graph_code"] == 0.0 and logs[2.0]["graph_code"] > 0
     assert logs[2.0]["encoder_loss"] - logs[0.0]["encoder_loss"] == pytest.approx(2.0 * logs[2.0]["graph_code"],
                                                                                   rel=1e-3)
+    with pytest.raises(ValueError, match="graph-code targets"):  # class ids are not codes
+        model.fit(features, np.zeros(len(features)), batch_size=64, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="graph_neighbours"):
         METHODS["uspah"](bits=8, image_shape=(12,), width=8, graph_code_weight=1.0)
 

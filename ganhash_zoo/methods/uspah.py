@@ -45,7 +45,8 @@ S over the whole training set is more than a batch sees. With
 graph's relaxed hashing objective once (``neighbour_graph.graph_codes``: the
 signs of its leading eigenvectors) and each image's code is pulled towards
 that target, the view's too, so the codes keep the training set's
-neighbourhoods and near-duplicates share the image's target.
+neighbourhoods and near-duplicates share the image's target. The batches of
+``fit_inputs`` carry the targets; plain images train without the term.
 
     L_E = similarity_weight * sum(W * (E(x) E(x)^T / K - S)^2) / sum(W)
         + quantization_weight * mean((|E(x)| - 1)^2) + balance_weight * balance
@@ -181,15 +182,20 @@ class USPAH(GANHasher):
     def generated_sample(self, n=16):
         return ops.convert_to_numpy(self._generate(self.random_bits(n), training=False))
 
-    def fit(self, *args, **kwargs):
+    def fit(self, x=None, y=None, *args, **kwargs):
         if self.features is not None and float(ops.convert_to_numpy(self.features.fitted)) == 0.0:
             raise RuntimeError("USPAH needs its similarity features: call model.adapt(train_images) before fit()")
-        return super().fit(*args, **kwargs)
+        if y is not None and self.hparams["graph_code_weight"] and np.shape(y)[1:] != (self.bits,):
+            raise ValueError(f"USPAH's graph-code targets are {self.bits} bits a row, got an array of shape "
+                             f"{np.shape(y)}: train on model.fit_inputs(...) after model.adapt(train_images)")
+        return super().fit(x, y, *args, **kwargs)
 
     def train_step(self, data):
-        x, targets, _ = self.unpack_batch(data)  # targets: the images' graph codes, with graph_code_weight
-        x, views = self.split_views(x)
+        x, targets, _ = self.unpack_batch(data)
         hp = self.hparams
+        if not hp["graph_code_weight"]:
+            targets = None  # USPAH learns without labels: anything given beside the images is ignored
+        x, views = self.split_views(x)
         b = self.random_bits(ops.shape(x)[0])
         fake = ops.stop_gradient(self._generate(b))
         similarity, pair_weights = (ops.stop_gradient(t) for t in semantic_similarity(
