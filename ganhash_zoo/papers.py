@@ -45,8 +45,9 @@ METHODS = {
                    "apart only each image's far half. Ours: a batch sees a few of the graph's edges, so with "
                    "`graph_code_weight` each image also learns a target code computed once from the whole graph, "
                    "the signs of its leading eigenvectors (Spectral Hashing's relaxation of the same "
-                   "keep-neighbours-together objective). These codes carry the released figures: on validation, USPAH's "
-                   "in-batch and adversarial terms moved mAP by at most 0.004 beside them (RESULTS.md).",
+                   "keep-neighbours-together objective). These codes carry the released figures: on "
+                   "validation, USPAH's in-batch and adversarial terms moved mAP by at most 0.004 beside them "
+                   "(RESULTS.md).",
         "reported": {},
     },
     "dshgan": {
