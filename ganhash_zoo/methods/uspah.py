@@ -139,7 +139,7 @@ class USPAH(GANHasher):
         else:  # the backbone's features are the inputs themselves: nothing to fit
             self.features = None
         self.graph = None  # (N, graph_neighbours) neighbour lists of the training images, found by adapt()
-        self.graph_codes = None  # (N, bits) their target codes, with graph_code_weight
+        self.graph_codes = None  # (N, bits) their target codes, found by adapt() only with graph_code_weight
 
     def players(self):
         return {"discriminator": [self.discriminator], "encoder": [self._encoder], "generator": [self.generator]}
@@ -172,8 +172,8 @@ class USPAH(GANHasher):
             return super().fit_inputs(unlabeled, labeled, labels, batch_size, seed, start_epoch)
         if getattr(self, "graph", None) is None or len(self.graph) != len(unlabeled):
             raise RuntimeError("USPAH's neighbour graph is built by model.adapt(train_images) on the images it fits on")
-        targets = self.graph_codes if self.hparams["graph_code_weight"] else None
-        return (NeighbourBatches(unlabeled, self.graph, batch_size, seed, start_epoch, targets),), {"shuffle": False}
+        batches = NeighbourBatches(unlabeled, self.graph, batch_size, seed, start_epoch, self.graph_codes)
+        return (batches,), {"shuffle": False}
 
     def _generate(self, codes, training=True):
         noise = self.noise(ops.shape(codes)[0], self.hparams["noise_dim"])
