@@ -189,6 +189,10 @@ def test_uspah_graph_codes_reach_the_batches_and_enter_the_encoder_loss_only_whe
                                                                                   rel=1e-3)
     with pytest.raises(ValueError, match="graph-code targets"):  # class ids are not codes
         model.fit(features, np.zeros(len(features)), batch_size=64, epochs=1, verbose=0)
+    untraced = METHODS["uspah"](bits=8, image_shape=(12,), width=8, graph_neighbours=4, graph_code_weight=2.0)
+    untraced.prepare(features).compile(learning_rate=1e-3)
+    with pytest.raises(ValueError, match="graph-code targets"):  # nor are they when a dataset yields them
+        untraced.fit(((features, np.zeros((len(features), 1), "float32")) for _ in range(1)), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="graph_neighbours"):
         METHODS["uspah"](bits=8, image_shape=(12,), width=8, graph_code_weight=1.0)
 

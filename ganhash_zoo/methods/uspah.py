@@ -185,16 +185,29 @@ class USPAH(GANHasher):
     def fit(self, x=None, y=None, *args, **kwargs):
         if self.features is not None and float(ops.convert_to_numpy(self.features.fitted)) == 0.0:
             raise RuntimeError("USPAH needs its similarity features: call model.adapt(train_images) before fit()")
-        if y is not None and self.hparams["graph_code_weight"] and np.shape(y)[1:] != (self.bits,):
-            raise ValueError(f"USPAH's graph-code targets are {self.bits} bits a row, got an array of shape "
-                             f"{np.shape(y)}: train on model.fit_inputs(...) after model.adapt(train_images)")
+        if y is not None and self.hparams["graph_code_weight"]:
+            self._check_targets(np.shape(y))
         return super().fit(x, y, *args, **kwargs)
+
+    def _check_targets(self, shape):
+        """Refuses targets that are not (N, bits) codes (class ids would broadcast silently); a shape of
+        unknown rank, as TensorFlow may trace a dataset's, passes here."""
+        try:
+            dims = tuple(shape)
+        except (TypeError, ValueError):
+            return
+        if len(dims) != 2 or dims[1] not in (None, self.bits):
+            raise ValueError(f"USPAH's graph-code targets are {self.bits} bits a row, got shape {dims}: train on "
+                             "model.fit_inputs(...) after model.adapt(train_images)")
 
     def train_step(self, data):
         x, targets, _ = self.unpack_batch(data)
         hp = self.hparams
         if not hp["graph_code_weight"]:
             targets = None  # USPAH learns without labels: anything given beside the images is ignored
+        elif targets is not None:  # checked where the shape is known; the reshape fails rather than broadcasts
+            self._check_targets(targets.shape)
+            targets = ops.reshape(ops.cast(targets, "float32"), (-1, self.bits))
         x, views = self.split_views(x)
         b = self.random_bits(ops.shape(x)[0])
         fake = ops.stop_gradient(self._generate(b))
