@@ -205,10 +205,9 @@ class USPAH(GANHasher):
         hp = self.hparams
         if not hp["graph_code_weight"]:
             targets = None  # USPAH learns without labels: anything given beside the images is ignored
-        elif targets is not None:
-            self._check_targets(targets.shape)
         x, views = self.split_views(x)
         if targets is not None:  # where the trace cannot see the shape, the reshape fails rather than broadcasts
+            self._check_targets(targets.shape)
             targets = ops.reshape(ops.cast(targets, "float32"), (ops.shape(x)[0], self.bits))
         b = self.random_bits(ops.shape(x)[0])
         fake = ops.stop_gradient(self._generate(b))
