@@ -9,6 +9,7 @@ reach; these silence the descriptors for the duration.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -21,17 +22,33 @@ def native_output_silenced(stdout: bool = False):
         stream.flush()
     saved = [os.dup(fd) for fd in descriptors]
     try:
-        with open(os.devnull, "w") as devnull, contextlib.ExitStack() as python_streams:
-            if stdout:
-                python_streams.enter_context(contextlib.redirect_stdout(devnull))
-                python_streams.enter_context(contextlib.redirect_stderr(devnull))
-            for fd in descriptors:
-                os.dup2(devnull.fileno(), fd)
-            yield
+        with open(os.devnull, "w") as devnull:
+            try:
+                with contextlib.ExitStack() as python_streams:
+                    if stdout:
+                        python_streams.enter_context(contextlib.redirect_stdout(devnull))
+                        python_streams.enter_context(contextlib.redirect_stderr(devnull))
+                    for fd in descriptors:
+                        os.dup2(devnull.fileno(), fd)
+                    yield
+            finally:
+                _rebind_log_handlers(devnull, sys.stderr)
     finally:
         for fd, copy in zip(descriptors, saved):
             os.dup2(copy, fd)
             os.close(copy)
+
+
+def _rebind_log_handlers(old_stream, new_stream) -> None:
+    """Point logging handlers created on ``old_stream`` (e.g. by a ``logging.warning`` that configured the root
+    logger inside the silenced stretch) at ``new_stream``: the old one is closed, and every later record would
+    end in a "Logging error"."""
+    loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(logger, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is old_stream:
+                handler.setStream(new_stream)
 
 
 def start_keras() -> None:
