@@ -261,14 +261,22 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     ``"status": "finished"`` and writes them to ``results.json``.
     """
     start_keras()
+    check_config(config)
+    pixels = load_dataset(config.dataset, data_dir=data_dir)  # before the folder: a missing dataset leaves nothing
+    data = model_inputs(pixels, config.backbone, progress=verbose > 0)  # cached features: the folder untouched
+    return train_on(config, data, out, verbose, stop_by)
+
+
+def train_on(config: TrainConfig, data, out="runs/model", verbose: int = 1, stop_by: float | None = None) -> dict:
+    """:func:`train` on the dataset's model inputs already loaded: its pixels (ImageData) or features
+    (FeatureData; a probe may pass those of a modified backbone, whose extractor the export records)."""
+    start_keras()
     import keras
 
     from .methods import METHODS  # Keras, imported only when training starts
 
     check_config(config)
     out = Path(out)
-    pixels = load_dataset(config.dataset, data_dir=data_dir)  # before the folder: a missing dataset leaves nothing
-    data = model_inputs(pixels, config.backbone, progress=verbose > 0)  # cached features: the folder untouched
     split = load_split(config.protocol, data)
     method = METHODS[config.method]
     kwargs = dict(bits=config.bits, image_shape=data.images.shape[1:], width=config.width, seed=config.seed,

@@ -11,19 +11,30 @@ batch norm kept in inference mode.
 
     python scripts/probe_unfrozen.py --protocol cifar10-54k --bits 48 --data-dir ../shared/datasets
     python scripts/probe_unfrozen.py ... --split val     # validation queries against the labelled pool
+
+With ``--then METHOD ...`` each fine-tuned network then serves as a frozen
+backbone for the methods (two stages): each trains with its zoo recipe on the
+network's pooled features (cached like the zoo's, under the tuned weights'
+digest), into ``--out``, and its test figures are printed beside the plain
+classifier and ITQ fitted on the same features.
 """
 
 import argparse
+import hashlib
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 
-from ganhash_zoo.datasets import load_protocol
+from ganhash_zoo.datasets import load_dataset, load_protocol
 from ganhash_zoo.datasets.transforms import near_duplicates
+from ganhash_zoo.feature_cache import feature_data
 from ganhash_zoo.nets.efficientnet_lite import split_at_block
-from ganhash_zoo.pretrained import load_backbone, to_pixels
+from ganhash_zoo.pretrained import FeatureExtractor, load_backbone, to_pixels
+from ganhash_zoo.registry import registry
 from ganhash_zoo.retrieval import Evaluator
+from ganhash_zoo.training import train_on
 
 LAST_BLOCK = 15
 FROZEN_EPOCHS, FROZEN_LEARNING_RATE = 30, 1e-3  # the frozen variant trains only the two dense layers
@@ -44,6 +55,33 @@ def classifier(from_block, bits: int, classes: int, fine_tune: bool):
     return keras.Model(maps, keras.layers.Dense(classes)(codes)), keras.Model(maps, codes)
 
 
+class TunedExtractor(FeatureExtractor):
+    """The backbone with fine-tuned weights: cached under their digest, recorded under a name no loader knows."""
+
+    def __init__(self, extractor: FeatureExtractor):
+        super().__init__(extractor.preset, extractor.network, extractor.resolution)
+        digest = hashlib.sha256()
+        for weight in extractor.network.get_weights():
+            digest.update(np.ascontiguousarray(weight).tobytes())
+        self.tag = digest.hexdigest()[:16]
+
+    @property
+    def key(self) -> str:
+        return f"{super().key}-tuned-{self.tag}"
+
+    def spec(self) -> dict:
+        return {"name": f"{self.name}-tuned-{self.tag}", "resolution": self.resolution}
+
+
+def zoo_recipe(method: str, protocol: str, bits: int):
+    """The zoo's TrainConfig for ``method`` on ``protocol`` at ``bits``."""
+    for entry in registry().values():
+        recipe = entry.recipe
+        if (recipe.method, recipe.protocol, recipe.bits) == (method, protocol, bits):
+            return recipe
+    raise SystemExit(f"the zoo has no {method} model on {protocol} at {bits} bits")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--protocol", default="cifar10-54k")
@@ -52,8 +90,12 @@ def main():
     parser.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs")
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[1e-4, 3e-4], help="fine-tuning rates")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--then", nargs="*", default=[], metavar="METHOD",
+                        help="methods to train, with their zoo recipes, on each fine-tuned network's features")
+    parser.add_argument("--out", default="runs/probe_unfrozen", help="the methods' run folders (with --then)")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
+    recipes = [zoo_recipe(method, args.protocol, args.bits) for method in args.then]
 
     data, split = load_protocol(args.protocol, data_dir=args.data_dir)
     queries, database = (split.val, split.train) if args.split == "val" else (split.query, split.database)
@@ -74,7 +116,7 @@ def main():
     pretrained = network.get_weights()
     variants = [("frozen", False, FROZEN_EPOCHS, FROZEN_LEARNING_RATE)]
     variants += [(f"last block fine-tuned, {rate:g}", True, args.epochs, rate) for rate in args.learning_rates]
-    rows = []
+    rows, stacked = [], []
     for name, fine_tune, epochs, rate in variants:
         network.set_weights(pretrained)
         keras.utils.set_random_seed(args.seed)
@@ -84,12 +126,32 @@ def main():
         model.fit(train, labels, epochs=epochs, batch_size=128, verbose=0)
         seconds = time.time() - started
         rows.append((name, epochs, evaluator.evaluate(encoder, name).metrics, seconds))
+        if fine_tune and recipes:
+            stacked += two_stage(recipes, TunedExtractor(extractor), name, Path(args.out), args.data_dir)
     keys = [key for key in rows[0][2] if key.startswith("mAP") or key in ("precision@r2", "copy_recall@10")]
     print(f"\n{args.protocol} ({args.split}), {args.bits} bits, plain classifier on EfficientNet-Lite0\n")
     print("| variant | epochs | " + " | ".join(keys) + " | train s |")
     print("|---" * (len(keys) + 3) + "|")
     for name, epochs, metrics, seconds in rows:
         print(f"| {name} | {epochs} | " + " | ".join(f"{metrics[key]:.4f}" for key in keys) + f" | {seconds:.0f} |")
+    if stacked:
+        print("\nthe methods on each fine-tuned network's features (frozen), test split\n")
+        keys = [key for key in stacked[0][2] if key.startswith("mAP@") or key in ("precision@r2", "copy_recall@10")]
+        print(f"| network | method | {' | '.join(keys)} | plain classifier {keys[0]} | ITQ {keys[0]} | train s |")
+        print("|---" * (len(keys) + 5) + "|")
+        for network_name, method, metrics, baselines, seconds in stacked:
+            print(f"| {network_name} | {method} | " + " | ".join(f"{metrics[key]:.4f}" for key in keys)
+                  + f" | {baselines['linear-ce'][keys[0]]:.4f} | {baselines['itq'][keys[0]]:.4f} | {seconds:.0f} |")
+
+
+def two_stage(recipes, extractor: TunedExtractor, network_name: str, out: Path, data_dir) -> list:
+    """Each recipe trained on ``extractor``'s features: (network, method, test metrics, baselines, train s)."""
+    data = feature_data(load_dataset(recipes[0].dataset, data_dir=data_dir), extractor, progress=False)
+    rows = []
+    for recipe in recipes:
+        result = train_on(recipe, data, out / f"{extractor.tag}-{recipe.name}", verbose=0)
+        rows.append((network_name, recipe.method, result["metrics"], result["baselines"], result["train_seconds"]))
+    return rows
 
 
 if __name__ == "__main__":
