@@ -1,10 +1,10 @@
-"""The plain classifier with EfficientNet-Lite0's last block fine-tuned, against it on the frozen backbone.
+"""The plain classifier with EfficientNet-Lite0's last blocks fine-tuned, against it on the frozen backbone.
 
 The supervised goal (0.70 mAP@54000 at 48 bits) lies above what the frozen
 backbone's pooled features give (RESULTS.md, "A partly unfrozen backbone").
 This probe measures the next step on the CPU: the network is split before its
-last MBConv block, the first part runs once over the images (its maps held in
-memory, not cached), and the plain classifier baseline (a tanh hash layer, a
+last MBConv block (or ``--block``), the first part runs once over the images
+(its maps held in memory, not cached), and the plain classifier baseline (a tanh hash layer, a
 softmax on it, cross-entropy on the labelled training images and their mirror
 images) learns with the rest of the network frozen, or fine-tuned with its
 batch norm kept in inference mode.
@@ -27,7 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ganhash_zoo.datasets import load_dataset, load_protocol
+from ganhash_zoo.datasets import load_protocol
 from ganhash_zoo.datasets.transforms import near_duplicates
 from ganhash_zoo.feature_cache import feature_data
 from ganhash_zoo.nets.efficientnet_lite import split_at_block
@@ -36,7 +36,7 @@ from ganhash_zoo.registry import registry
 from ganhash_zoo.retrieval import Evaluator
 from ganhash_zoo.training import train_on
 
-LAST_BLOCK = 15
+LAST_BLOCK = 15  # the last MBConv block; blocks 12-15 all read 5x5 maps at 160 px
 FROZEN_EPOCHS, FROZEN_LEARNING_RATE = 30, 1e-3  # the frozen variant trains only the two dense layers
 
 
@@ -87,6 +87,7 @@ def main():
     parser.add_argument("--protocol", default="cifar10-54k")
     parser.add_argument("--bits", type=int, default=48)
     parser.add_argument("--split", choices=["test", "val"], default="test")
+    parser.add_argument("--block", type=int, default=LAST_BLOCK, help="fine-tune from this MBConv block on")
     parser.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs")
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[1e-4, 3e-4], help="fine-tuning rates")
     parser.add_argument("--seed", type=int, default=0)
@@ -101,7 +102,7 @@ def main():
     queries, database = (split.val, split.train) if args.split == "val" else (split.query, split.database)
     extractor = load_backbone()
     network = extractor.network
-    to_block, from_block = split_at_block(network, LAST_BLOCK)
+    to_block, from_block = split_at_block(network, args.block)
     started = time.time()
     train = block_inputs(to_block, np.concatenate([data.images[split.train], data.images[split.train][:, :, ::-1]]),
                          extractor.resolution)
@@ -111,11 +112,12 @@ def main():
                           data.labels[database], cutoffs=split.map_cutoffs if args.split == "test" else (None,),
                           protocol=f"{split.name}/{args.split}",
                           copies=block_inputs(to_block, near_duplicates(data.images[queries]), extractor.resolution))
-    print(f"maps of the last block's input: {time.time() - started:.0f} s")
+    print(f"maps of block {args.block}'s input: {time.time() - started:.0f} s")
 
     pretrained = network.get_weights()
     variants = [("frozen", False, FROZEN_EPOCHS, FROZEN_LEARNING_RATE)]
-    variants += [(f"last block fine-tuned, {rate:g}", True, args.epochs, rate) for rate in args.learning_rates]
+    tuned = "last block" if args.block == LAST_BLOCK else f"blocks {args.block}-{LAST_BLOCK}"
+    variants += [(f"{tuned} fine-tuned, {rate:g}", True, args.epochs, rate) for rate in args.learning_rates]
     rows, stacked = [], []
     for name, fine_tune, epochs, rate in variants:
         network.set_weights(pretrained)
@@ -127,7 +129,8 @@ def main():
         seconds = time.time() - started
         rows.append((name, epochs, evaluator.evaluate(encoder, name).metrics, seconds))
         if fine_tune and recipes:
-            stacked += two_stage(recipes, TunedExtractor(extractor), name, Path(args.out), args.data_dir)
+            stacked += two_stage(recipes, feature_data(data, TunedExtractor(extractor), progress=False), name,
+                                 Path(args.out))
     keys = [key for key in rows[0][2] if key.startswith("mAP") or key in ("precision@r2", "copy_recall@10")]
     print(f"\n{args.protocol} ({args.split}), {args.bits} bits, plain classifier on EfficientNet-Lite0\n")
     print("| variant | epochs | " + " | ".join(keys) + " | train s |")
@@ -144,12 +147,12 @@ def main():
                   + f" | {baselines['linear-ce'][keys[0]]:.4f} | {baselines['itq'][keys[0]]:.4f} | {seconds:.0f} |")
 
 
-def two_stage(recipes, extractor: TunedExtractor, network_name: str, out: Path, data_dir) -> list:
-    """Each recipe trained on ``extractor``'s features: (network, method, test metrics, baselines, train s)."""
-    data = feature_data(load_dataset(recipes[0].dataset, data_dir=data_dir), extractor, progress=False)
+def two_stage(recipes, features, network_name: str, out: Path) -> list:
+    """Each recipe trained on a tuned network's ``features`` (FeatureData): (network, method, test metrics,
+    baselines, train s)."""
     rows = []
     for recipe in recipes:
-        result = train_on(recipe, data, out / f"{extractor.tag}-{recipe.name}", verbose=0)
+        result = train_on(recipe, features, out / f"{features.extractor.tag}-{recipe.name}", verbose=0)
         rows.append((network_name, recipe.method, result["metrics"], result["baselines"], result["train_seconds"]))
     return rows
 
