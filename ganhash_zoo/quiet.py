@@ -22,17 +22,15 @@ def native_output_silenced(stdout: bool = False):
         stream.flush()
     saved = [os.dup(fd) for fd in descriptors]
     try:
-        with open(os.devnull, "w") as devnull:
-            try:
-                with contextlib.ExitStack() as python_streams:
-                    if stdout:
-                        python_streams.enter_context(contextlib.redirect_stdout(devnull))
-                        python_streams.enter_context(contextlib.redirect_stderr(devnull))
-                    for fd in descriptors:
-                        os.dup2(devnull.fileno(), fd)
-                    yield
-            finally:
-                _rebind_log_handlers(devnull, sys.stderr)
+        with contextlib.ExitStack() as stack:  # undone in reverse: streams back, handlers rebound, /dev/null closed
+            devnull = stack.enter_context(open(os.devnull, "w"))
+            stack.callback(_rebind_log_handlers, devnull, sys.stderr)
+            if stdout:
+                stack.enter_context(contextlib.redirect_stdout(devnull))
+                stack.enter_context(contextlib.redirect_stderr(devnull))
+            for fd in descriptors:
+                os.dup2(devnull.fileno(), fd)
+            yield
     finally:
         for fd, copy in zip(descriptors, saved):
             os.dup2(copy, fd)
