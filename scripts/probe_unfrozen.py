@@ -73,6 +73,11 @@ class TunedExtractor(FeatureExtractor):
         return {"name": f"{self.name}-tuned-{self.tag}", "resolution": self.resolution}
 
 
+def shown(metrics: dict) -> list:
+    """The figures a table shows: each mAP, precision within Hamming radius 2, near-duplicate recall."""
+    return [key for key in metrics if key.startswith("mAP@") or key in ("precision@r2", "copy_recall@10")]
+
+
 def zoo_recipe(method: str, protocol: str, bits: int):
     """The zoo's TrainConfig for ``method`` on ``protocol`` at ``bits``."""
     for entry in registry().values():
@@ -131,7 +136,7 @@ def main():
         if fine_tune and recipes:
             stacked += two_stage(recipes, feature_data(data, TunedExtractor(extractor), progress=False), name,
                                  Path(args.out))
-    keys = [key for key in rows[0][2] if key.startswith("mAP") or key in ("precision@r2", "copy_recall@10")]
+    keys = shown(rows[0][2])
     print(f"\n{args.protocol} ({args.split}), {args.bits} bits, plain classifier on EfficientNet-Lite0\n")
     print("| variant | epochs | " + " | ".join(keys) + " | train s |")
     print("|---" * (len(keys) + 3) + "|")
@@ -139,7 +144,7 @@ def main():
         print(f"| {name} | {epochs} | " + " | ".join(f"{metrics[key]:.4f}" for key in keys) + f" | {seconds:.0f} |")
     if stacked:
         print("\nthe methods on each fine-tuned network's features (frozen), test split\n")
-        keys = [key for key in stacked[0][2] if key.startswith("mAP@") or key in ("precision@r2", "copy_recall@10")]
+        keys = shown(stacked[0][2])
         print(f"| network | method | {' | '.join(keys)} | plain classifier {keys[0]} | ITQ {keys[0]} | train s |")
         print("|---" * (len(keys) + 5) + "|")
         for network_name, method, metrics, baselines, seconds in stacked:
