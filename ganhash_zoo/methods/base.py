@@ -52,6 +52,11 @@ def register_method(cls):
     return keras.saving.register_keras_serializable("ganhash_zoo")(cls)
 
 
+def _shape_matches(shape: tuple, expected: tuple) -> bool:
+    """``shape`` is ``expected``, where None in ``expected`` stands for any size."""
+    return len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected))
+
+
 class AdversarialModel(keras.Model):
     """Players, each with its own optimizer, updated in turn by a custom ``train_step``."""
 
@@ -207,15 +212,20 @@ class AdversarialModel(keras.Model):
         shape = getattr(batch, "shape", None)
         if shape is None:
             return  # a tf.data.Dataset or generator: its batches are checked by the networks
-        accepted = [self.image_shape]
+        accepted = [self.sample_shape]
         if self.on_features:
-            accepted.append((2, *self.image_shape))  # pairs of features and their views
+            accepted.append((2, *self.sample_shape))  # pairs of features (or maps) and their views
         elif self.image_shape[-1] == 1:
             accepted.append(self.image_shape[:2])  # grey images without a channel axis, as encode takes them
-        if tuple(shape[1:]) not in accepted:
-            raise ValueError(f"{self.method_name} fits on inputs shaped (N, {', '.join(map(str, self.image_shape))})"
-                             + (" or (N, 2, features) pairs of features and views" if self.on_features else "")
+        if not any(_shape_matches(tuple(shape[1:]), expected) for expected in accepted):
+            raise ValueError(f"{self.method_name} fits on inputs shaped (N, {', '.join(map(str, self.sample_shape))})"
+                             + (" or (N, 2, ...) pairs of inputs and views" if self.on_features else "")
                              + f", got {tuple(shape)}")
+
+    @property
+    def sample_shape(self) -> tuple:
+        """The shape of one input to ``fit`` and the encoder (None: any size)."""
+        return self.image_shape
 
     @property
     def on_features(self) -> bool:
@@ -226,9 +236,10 @@ class AdversarialModel(keras.Model):
         """(inputs, their augmented views or None).
 
         On a backbone, ``fit`` takes (B, 2, F): each image's features and its augmented view's
-        (``FeatureData.training_inputs``); plain (B, F) features, and pixels, come without views.
+        (``FeatureData.training_inputs``), or (B, 2, H, W, C) maps for a fine-tuned tail; plain
+        features or maps, and pixels, come without views.
         """
-        if self.on_features and len(x.shape) == 3:
+        if self.on_features and len(x.shape) == len(self.sample_shape) + 2:
             return x[:, 0], x[:, 1]
         return x, None
 
@@ -238,6 +249,7 @@ class AdversarialModel(keras.Model):
         if views is None:
             return x
         pick = keras.random.uniform((ops.shape(x)[0], 1), seed=self.seed_generator) < 0.5
+        pick = ops.reshape(pick, (-1,) + (1,) * (len(x.shape) - 1))  # maps have more axes than features
         return ops.where(pick, views, x)
 
     def noise(self, batch_size, dim):
@@ -260,19 +272,39 @@ class AdversarialModel(keras.Model):
 
 
 class GANHasher(AdversarialModel):
-    """A hashing method: ``self.encoder`` maps images in [0, 255] to ``bits`` codes in [-1, 1]."""
+    """A hashing method: ``self.encoder`` maps images in [0, 255] to ``bits`` codes in [-1, 1].
+
+    With ``tail_block=N`` (methods whose ``TAIL_TUNING`` is True) the method
+    fine-tunes EfficientNet-Lite0 from MBConv block N on: its inputs are the
+    maps the frozen front of the network gives block N, its hashing player
+    trains the tail (:func:`~ganhash_zoo.nets.tail_from_block`) with its own
+    losses, and its other networks -- generators, discriminators, A-Net --
+    keep working on pooled features: generated and hard samples enter after
+    the tail. ``image_shape`` is then the tail's output, (1280,).
+    """
 
     method_name = "hasher"
     # a model fitted on the training images before this one (FakeReg's GAN), or None; its fitted
     # instance becomes constructor arguments through from_first_stage()
     first_stage: type | None = None
+    TAIL_TUNING = False  # whether the method's losses can fine-tune a backbone tail (tail_block)
 
     def __init__(self, bits: int, image_shape=(32, 32, 3), width: int = 64, seed: int | None = None,
-                 hparams: dict | None = None, **kwargs):
+                 hparams: dict | None = None, tail_block: int | None = None, **kwargs):
         if int(bits) < 1:
             raise ValueError(f"bits must be a positive integer, got {bits}")
         super().__init__(image_shape, width, seed, hparams, **kwargs)
         self.bits = int(bits)
+        self.tail_block = None if tail_block is None else int(tail_block)
+        self.tail = None
+        if self.tail_block is not None:
+            if not self.TAIL_TUNING:
+                raise ValueError(f"{self.method_name} cannot fine-tune a backbone tail (tail_block); "
+                                 f"{sorted(m for m, c in METHODS.items() if c.TAIL_TUNING)} can")
+            self.tail = nets.tail_from_block(self.tail_block)
+            if tuple(self.tail.output_shape[1:]) != self.image_shape:
+                raise ValueError(f"with tail_block, image_shape must be the tail's output "
+                                 f"{tuple(self.tail.output_shape[1:])}, got {self.image_shape}")
 
     @classmethod
     def needs_labels(cls) -> bool:
@@ -287,6 +319,25 @@ class GANHasher(AdversarialModel):
     def encoder(self) -> keras.Model:
         return self._encoder
 
+    @property
+    def sample_shape(self) -> tuple:
+        return self.image_shape if self.tail is None else tuple(self.tail.input_shape[1:])
+
+    def pooled(self, x):
+        """Pooled features of real inputs: the fine-tuned tail's, or ``x`` itself."""
+        return x if self.tail is None else self.tail(x)
+
+    def tailed(self, network: keras.Model) -> keras.Model:
+        """``network`` (on pooled features) as a model of the method's inputs: the tail first, when there is one."""
+        if self.tail is None:
+            return network
+        inputs = keras.Input(self.sample_shape, name="maps")
+        return keras.Model(inputs, network(self.tail(inputs)), name=network.name)
+
+    def tuned_networks(self) -> list:
+        """What the hashing player trains besides its own networks: the tail, when there is one."""
+        return [] if self.tail is None else [self.tail]
+
     def call(self, images, training=False):
         return self.encoder(images, training=training)
 
@@ -296,4 +347,5 @@ class GANHasher(AdversarialModel):
         return ops.where(u > 0.5, 1.0, -1.0)
 
     def shape_config(self) -> dict:
-        return dict(bits=self.bits, **super().shape_config())
+        tail = {} if self.tail_block is None else {"tail_block": self.tail_block}  # released configs keep their keys
+        return dict(bits=self.bits, **super().shape_config(), **tail)

@@ -24,7 +24,10 @@ On a pretrained backbone (the zoo's default) G(z, y) synthesises class-
 conditional feature vectors, the CNN is a dense trunk with the same three
 streams on feature vectors, and the triplets are real-synthetic triplets in
 feature space; each real input is the image's features or its augmented
-view's, at random (data augmentation).
+view's, at random (data augmentation). With ``tail_block`` the CNN's
+trunk starts with the backbone's last blocks, fine-tuned by the CNN's loss:
+real images enter as those blocks' input maps, synthetic feature vectors
+after them.
 
 Single-label data uses softmax classification, multi-hot labels sigmoid.
 Semi-supervised: feed ``SemiSupervisedBatches(labeled, labels, unlabeled)``;
@@ -46,6 +49,7 @@ from .base import GANHasher, register_method
 class DSHGAN(GANHasher):
     method_name = "dshgan"
     PLAYERS = ("cnn", "generator")
+    TAIL_TUNING = True
     LOGS = ("adversarial", "triplet", "classification", "quantization", "balance", "consistency", "g_adversarial",
             "g_classification")
 
@@ -66,10 +70,11 @@ class DSHGAN(GANHasher):
         self.adversary = mlp_head(features, 1, name="adversary_stream")
         self.classifier = mlp_head(features, num_classes, name="classification_stream")
         self.generator = generator(noise_dim + num_classes, self.image_shape, width)
-        self._encoder = build_encoder(self.trunk, self.bits, head=self.hash_layer)
+        self._encoder = self.tailed(build_encoder(self.trunk, self.bits, head=self.hash_layer))
 
     def players(self):
-        return {"cnn": [self.trunk, self.hash_layer, self.adversary, self.classifier], "generator": [self.generator]}
+        return {"cnn": [self.trunk, self.hash_layer, self.adversary, self.classifier, *self.tuned_networks()],
+                "generator": [self.generator]}
 
     def _generate(self, class_ids, training=True):
         one_hot = ops.one_hot(ops.cast(class_ids, "int32"), self.hparams["num_classes"])
@@ -102,9 +107,9 @@ class DSHGAN(GANHasher):
         if self.hparams["fused_passes"]:  # one generator pass for both triplet members, one trunk pass for all
             synthetic = ops.stop_gradient(self._generate(ops.concatenate([y_pos, y_neg], axis=0)))
             n_real, n_pos = ops.shape(real)[0], ops.shape(y_pos)[0]
-            stacked = ops.concatenate([real, synthetic], axis=0)
 
             def features():
+                stacked = ops.concatenate([self.pooled(real), synthetic], axis=0)
                 f = self.trunk(stacked, training=True)  # LayerNorm: per-image, so stacking changes nothing
                 return f[:n_real], f[n_real:n_real + n_pos], f[n_real + n_pos:]
         else:  # as first written, a pass per input; kept for the comparison in scripts/bench_methods.py
@@ -112,7 +117,7 @@ class DSHGAN(GANHasher):
             negative = ops.stop_gradient(self._generate(y_neg))
 
             def features():
-                return (self.trunk(real, training=True), self.trunk(positive, training=True),
+                return (self.trunk(self.pooled(real), training=True), self.trunk(positive, training=True),
                         self.trunk(negative, training=True))
         return self._update_players(x, y, y_pos, features, views)
 
@@ -135,7 +140,8 @@ class DSHGAN(GANHasher):
             }
             if views is not None:  # the codes of an image and of its augmented view T(x) agree
                 terms["consistency"] = losses.consistency(*ops.split(
-                    ops.tanh(self.hash_layer(self.trunk(ops.concatenate(views, axis=0), training=True))), 2))
+                    ops.tanh(self.hash_layer(self.trunk(self.pooled(ops.concatenate(views, axis=0)), training=True))),
+                    2))
             total = (hp["adversarial_weight"] * terms["adversarial"] + hp["triplet_weight"] * terms["triplet"]
                      + hp["classification_weight"] * terms["classification"]
                      + hp["quantization_weight"] * terms["quantization"] + hp["balance_weight"] * terms["balance"]

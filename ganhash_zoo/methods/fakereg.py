@@ -18,7 +18,9 @@ against over-fitting the few labelled images.
 On a pretrained backbone (the zoo's default) stage 1 generates feature
 vectors, and the maximum-entropy term acts on the hasher's codes of those
 generated features; real inputs are an image's features or its augmented
-view's, at random.
+view's, at random. With ``tail_block`` the hasher also fine-tunes the
+backbone's last blocks: real images enter as their input maps, fakes after
+them (stage 1 still learns from the pretrained pooled features).
 
     gan = FakeRegGAN(image_shape=...); gan.compile(); gan.fit(train_images, epochs=...)
     hasher = FakeReg(bits=48, generator=gan.generator); hasher.compile(); hasher.fit(images, labels)
@@ -85,6 +87,7 @@ class FakeReg(GANHasher):
     method_name = "fakereg"
     first_stage = FakeRegGAN
     PLAYERS = ("hasher",)
+    TAIL_TUNING = True
     LOGS = ("similarity", "classification", "quantization", "max_entropy", "consistency")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10, noise_dim=64,
@@ -101,8 +104,9 @@ class FakeReg(GANHasher):
         codes = layers.Activation("tanh", dtype="float32")(layers.Dense(self.bits, name="hash_logits")(features))
         logits = mlp_head(hasher_trunk.output_shape[-1], num_classes, name="classifier")(features)
         # built by hand, not with nets.build_encoder: the classifier reads the same trunk pass as the codes
-        self._encoder = keras.Model(inputs, codes, name="encoder")
-        self.hasher = keras.Model(inputs, [codes, logits], name="hasher")
+        self.feature_encoder = keras.Model(inputs, codes, name="encoder")  # what fakes (feature vectors) go through
+        self._encoder = self.tailed(self.feature_encoder)
+        self.hasher = self.tailed(keras.Model(inputs, [codes, logits], name="hasher"))
         # the frozen stage-1 generator; a fresh one is built when loading from config
         self.generator = generator or make_generator(noise_dim, self.image_shape, width)
         if self.generator.input_shape[-1] != noise_dim:
@@ -131,7 +135,7 @@ class FakeReg(GANHasher):
 
         def hasher_loss():
             h, class_logits = self.hasher(x, training=True)
-            h_fake = self._encoder(fake, training=True)
+            h_fake = self.feature_encoder(fake, training=True)
             terms = {
                 "similarity": losses.pairwise_similarity(h, similarity),
                 "classification": losses.classification(class_logits, y),

@@ -20,7 +20,10 @@ pooled feature channels (removing the evidence an occluded image region
 would have given), and its deformation moves each feature vector up to half
 way towards the features of the image's augmented view (a flip and shift,
 the cached counterpart of a geometric warp); the self-paced budget is the
-same.
+same. With ``tail_block`` H-Net also fine-tunes the backbone's last blocks:
+real images enter as their input maps, A-Net works on the tail's pooled
+features (taken without gradient), and hard samples enter H-Net after the
+tail.
 
 Feed ``SemiSupervisedBatches(labeled, labels, unlabeled)`` (or ``fit(images,
 labels)``, when the labelled images double as the unlabelled stream).
@@ -46,6 +49,7 @@ CHANNEL_GROUPS = (16, 64)  # occlusion scales on a backbone's features: groups o
 class SSAH(GANHasher):
     method_name = "ssah"
     PLAYERS = ("hasher", "adversary")
+    TAIL_TUNING = True
     LOGS = ("similarity", "consistency", "quantization", "decorrelation", "difficulty")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10,
@@ -67,14 +71,15 @@ class SSAH(GANHasher):
             if any(self.image_shape[0] % g or self.image_shape[1] % g for g in GRIDS):
                 raise ValueError(f"SSAH's occlusion grids {GRIDS} need image sides divisible by 4, got {image_shape}")
             scales = tuple(g * g for g in GRIDS)
-        self._encoder = build_encoder(trunk(self.image_shape, width, name="h_trunk"), self.bits)
+        self.feature_encoder = build_encoder(trunk(self.image_shape, width, name="h_trunk"), self.bits)
+        self._encoder = self.tailed(self.feature_encoder)
         a_trunk = trunk(self.image_shape, max(8, width // 2), name="a_trunk")
         inputs = keras.Input(self.image_shape)
         params = mlp_head(a_trunk.output_shape[-1], sum(scales) + 1, hidden=128)(a_trunk(inputs))
         self.a_net = keras.Model(inputs, params, name="a_net")
 
     def players(self):
-        return {"hasher": [self._encoder], "adversary": [self.a_net]}
+        return {"hasher": [self.feature_encoder, *self.tuned_networks()], "adversary": [self.a_net]}
 
     def difficulty(self):
         lo = self.hparams["min_difficulty"]
@@ -128,26 +133,34 @@ class SSAH(GANHasher):
         similarity = losses.label_similarity(ops.concatenate([y, y], axis=0), num_classes=hp["num_classes"],
                                              similar=hp["similar_target"])
 
-        def hashing_terms(hard_l, hard_u):
-            h_l = self._encoder(ops.concatenate([x, hard_l], axis=0), training=True)
-            h_u = self._encoder(x_u, training=True)
+        # real features without gradient, for A-Net (the tail, if any, learns in the hasher's step only)
+        def frozen(inputs):
+            return None if inputs is None else ops.stop_gradient(self.pooled(inputs))
+
+        f, f_views = frozen(x), frozen(x_views)
+        f_u, fu_views = (f, f_views) if x_unlabeled is None else (frozen(x_u), frozen(u_views))
+
+        def hashing_terms(real_l, real_u, hard_l, hard_u):
+            h_l = self.feature_encoder(ops.concatenate([real_l, hard_l], axis=0), training=True)
+            h_u = self.feature_encoder(real_u, training=True)
             return {
                 "similarity": losses.pairwise_similarity(h_l, similarity),
-                "consistency": losses.consistency(h_u, self._encoder(hard_u, training=True)),
+                "consistency": losses.consistency(h_u, self.feature_encoder(hard_u, training=True)),
                 "quantization": losses.quantization(ops.concatenate([h_l, h_u], axis=0)),
                 "decorrelation": losses.bit_decorrelation(ops.concatenate([h_l, h_u], axis=0)),
             }
 
         def adversary_loss():
-            terms = hashing_terms(self.hard_samples(x, x_views), self.hard_samples(x_u, u_views))
+            terms = hashing_terms(f, f_u, self.hard_samples(f, f_views), self.hard_samples(f_u, fu_views))
             return -(terms["similarity"] + terms["consistency"]), {}
 
         logs = self.update("adversary", adversary_loss)
-        hard_l = ops.stop_gradient(self.hard_samples(x, x_views))
-        hard_u = ops.stop_gradient(self.hard_samples(x_u, u_views))
+        hard_l = ops.stop_gradient(self.hard_samples(f, f_views))
+        hard_u = ops.stop_gradient(self.hard_samples(f_u, fu_views))
 
         def hasher_loss():
-            terms = hashing_terms(hard_l, hard_u)
+            real_l = self.pooled(x)
+            terms = hashing_terms(real_l, real_l if x_unlabeled is None else self.pooled(x_u), hard_l, hard_u)
             total = (hp["similarity_weight"] * terms["similarity"] + hp["consistency_weight"] * terms["consistency"]
                      + hp["quantization_weight"] * terms["quantization"]
                      + hp["decorrelation_weight"] * terms["decorrelation"])

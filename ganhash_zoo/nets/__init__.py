@@ -10,6 +10,7 @@ same on both.
 
 from .backbones import build_encoder, dcgan_backbone, num_halvings
 from .discriminators import mlp_head, pair_discriminator
+from .efficientnet_lite import tail_from_block
 from .feature_nets import feature_generator, feature_trunk
 from .generators import dcgan_generator
 
@@ -34,4 +35,5 @@ def generator(input_dim: int, output_shape, width: int, name: str = "generator")
 
 
 __all__ = ["build_encoder", "dcgan_backbone", "dcgan_generator", "feature_generator", "feature_trunk", "generator",
-           "mlp_head", "num_halvings", "on_features", "pair_discriminator", "trunk"]
+           "mlp_head", "num_halvings", "on_features", "pair_discriminator", "tail_from_block",
+           "trunk"]

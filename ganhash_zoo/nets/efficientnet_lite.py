@@ -87,6 +87,26 @@ def split_at_block(network: keras.Model, block: int) -> tuple[keras.Model, keras
             keras.Model(boundary, network.output, name=f"{network.name}_from_block{block}"))
 
 
+def tail_from_block(block: int) -> keras.Model:
+    """MBConv block ``block`` on and the head: input maps of any size -> the pooled 1,280-d features.
+
+    Why: a hasher fine-tunes this part with its own losses while the frozen front runs once. Batch
+    norm is not trainable, which Keras 3 runs in inference mode even in training (a few thousand
+    labelled images cannot re-estimate ImageNet's statistics). Weights are random until set from a pretrained network's tail.
+    """
+    _, tail = split_at_block(efficientnet_lite0((None, None, 3), include_top=False), block)
+    for layer in tail.layers:
+        layer.trainable = not isinstance(layer, layers.BatchNormalization)
+    return tail
+
+
+def set_tail_weights(tail: keras.Model, network: keras.Model) -> None:
+    """Give each layer of ``tail`` the weights of its namesake in ``network`` (a pretrained EfficientNet-Lite0)."""
+    for layer in tail.layers:
+        if layer.weights:
+            layer.set_weights(network.get_layer(layer.name).get_weights())
+
+
 def _keras_value(layer_type: type, role: str, tensor: np.ndarray) -> np.ndarray:
     """A checkpoint tensor in the layout Keras stores it."""
     if role == "weight" and layer_type is layers.DepthwiseConv2D:  # (C, 1, kh, kw) -> (kh, kw, C, 1)

@@ -1,0 +1,83 @@
+"""Methods that fine-tune EfficientNet-Lite0's last blocks with their own losses (``tail_block``)."""
+
+import keras
+import numpy as np
+import pytest
+
+from ganhash_zoo.methods import METHODS
+from ganhash_zoo.methods.fakereg import FakeRegGAN
+from ganhash_zoo.nets import tail_from_block
+from ganhash_zoo.nets.efficientnet_lite import efficientnet_lite0, set_tail_weights, split_at_block
+
+TAILED = sorted(name for name, cls in METHODS.items() if cls.TAIL_TUNING)
+BLOCK = 14  # the last two blocks and the head: the same code path as block 12, a third of the work
+POOLED = (1280,)
+
+
+def maps(n=32, seed=0, channels=192):
+    """Random stand-ins for block 14's input maps (2x2: the tail reads any size)."""
+    return np.random.default_rng(seed).normal(size=(n, 2, 2, channels)).astype("float32")
+
+
+def tailed_model(name):
+    extra = {"generator": FakeRegGAN(image_shape=POOLED, width=16, seed=0).generator} if name == "fakereg" else {}
+    return METHODS[name](bits=8, image_shape=POOLED, width=16, seed=0, num_classes=3, tail_block=BLOCK, **extra)
+
+
+def fit_on_maps(model, epochs=1):
+    x = np.stack([maps(seed=1), maps(seed=2)], axis=1)  # each input with a view, as a cache would give
+    labels = np.random.default_rng(3).integers(0, 3, len(x))
+    args, kwargs = model.fit_inputs(x, x, labels, batch_size=16)
+    return model.fit(*args, epochs=epochs, verbose=0, **kwargs)
+
+
+def test_set_tail_weights_makes_the_tail_the_networks_last_part():
+    network = efficientnet_lite0((64, 64, 3), include_top=False)
+    _, from_block = split_at_block(network, BLOCK)
+    tail = tail_from_block(BLOCK)
+    x = maps(4)
+    assert not np.allclose(tail.predict(x, verbose=0), from_block.predict(x, verbose=0), atol=1e-3)
+    set_tail_weights(tail, network)
+    np.testing.assert_allclose(tail.predict(x, verbose=0), from_block.predict(x, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", TAILED)
+def test_the_hashing_player_fine_tunes_the_tail_but_not_its_batch_norm(name):
+    model = tailed_model(name)
+    model.compile(learning_rate=1e-3)
+    kernels = [v.numpy().copy() for v in model.tail.trainable_variables]
+    statistics = [v.numpy().copy() for v in model.tail.non_trainable_variables]
+    assert kernels and statistics
+    history = fit_on_maps(model)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    assert all(not np.allclose(before, v.numpy()) for before, v in zip(kernels, model.tail.trainable_variables))
+    assert all(np.array_equal(before, v.numpy()) for before, v in zip(statistics, model.tail.non_trainable_variables))
+    assert model.encoder.predict(maps(4), verbose=0).shape == (4, 8)
+
+
+@pytest.mark.parametrize("name", TAILED)
+def test_a_tailed_method_round_trips_through_config_weights_and_keras_file(name, tmp_path):
+    model = tailed_model(name)
+    model.compile(learning_rate=1e-3)
+    fit_on_maps(model)
+    assert model.get_config()["tail_block"] == BLOCK
+    codes = model.encoder.predict(maps(4), verbose=0)
+    model.save_weights(tmp_path / "w.weights.h5")
+    fresh = tailed_model(name)
+    fresh.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_allclose(fresh.encoder.predict(maps(4), verbose=0), codes, atol=1e-5)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.encoder.predict(maps(4), verbose=0), codes, atol=1e-5)
+
+
+def test_what_cannot_carry_a_tail_says_so():
+    for name in sorted(set(METHODS) - set(TAILED)):
+        with pytest.raises(ValueError, match="cannot fine-tune a backbone tail"):
+            METHODS[name](bits=8, image_shape=POOLED, width=16, seed=0, tail_block=BLOCK)
+    with pytest.raises(ValueError, match=r"image_shape must be the tail's output \(1280,\)"):
+        METHODS["dshgan"](bits=8, image_shape=(512,), width=16, seed=0, tail_block=BLOCK)
+    model = tailed_model("dshgan")
+    model.compile()
+    with pytest.raises(ValueError, match="fits on inputs shaped"):
+        model.fit(maps(channels=100), np.zeros(32, "int32"), epochs=1, verbose=0)
