@@ -80,7 +80,7 @@ def _entry(key: str) -> tuple[Path, Path]:
     return folder / f"{key}.npy", folder / f"{key}.json"
 
 
-def _read(key: str, rows: int, dim: int) -> np.ndarray | None:
+def _read(key: str, shape: tuple) -> np.ndarray | None:
     """The cached features if the entry is whole and untouched, else None."""
     array_file, meta_file = _entry(key)
     try:
@@ -90,7 +90,7 @@ def _read(key: str, rows: int, dim: int) -> np.ndarray | None:
         features = np.load(array_file, allow_pickle=False)
     except (OSError, ValueError, json.JSONDecodeError):
         return None
-    if features.shape != (rows, dim) or features.dtype != np.float32 or _digest(features) != meta.get("sha256"):
+    if features.shape != shape or features.dtype != np.float32 or _digest(features) != meta.get("sha256"):
         return None
     return features
 
@@ -118,7 +118,7 @@ def cached_features(images: np.ndarray, extractor, progress: bool = True) -> np.
     """Backbone features of ``images`` (uint8, N x H x W x C), read from the cache or computed and cached."""
     pixels_sha = pixel_fingerprint(images)
     key = hashlib.sha256(json.dumps([FORMAT, pixels_sha, extractor.key]).encode()).hexdigest()[:24]
-    features = _read(key, len(images), extractor.feature_dim)
+    features = _read(key, (len(images), *extractor.feature_shape))
     if features is None:
         features = extractor.features(images, progress=progress)
         _write(key, features, {"pixels_sha256": pixels_sha, "backbone": extractor.key, "images": len(images)})
@@ -131,7 +131,7 @@ def feature_data(data: ImageData, extractor, progress: bool = True) -> FeatureDa
                        data.parts, data.images, extractor, progress)
 
 
-def model_inputs(data: ImageData, backbone: str, progress: bool = True):
+def model_inputs(data: ImageData, backbone: str, progress: bool = True, cut_block: int | None = None):
     """What a model on ``backbone`` reads of ``data``: the images for ``"dcgan"`` (pixels), else the named
-    pretrained backbone's features."""
-    return data if backbone == PIXELS else feature_data(data, load_backbone(backbone), progress)
+    pretrained backbone's features (with ``cut_block``, its maps at that block)."""
+    return data if backbone == PIXELS else feature_data(data, load_backbone(backbone, cut_block=cut_block), progress)

@@ -140,24 +140,30 @@ def pixel_values(x: np.ndarray) -> np.ndarray:
 
 
 class FeatureExtractor:
-    """A frozen pretrained backbone: images of any size -> pooled features (N, feature_dim) float32."""
+    """A frozen pretrained backbone: images of any size -> pooled features (N, feature_dim) float32, or with
+    ``cut_block`` the maps the network gives that MBConv block, (N, H, W, C), for a model that fine-tunes
+    the blocks from there on (``tail_block``)."""
 
-    def __init__(self, preset: BackbonePreset, network, resolution: int):
+    def __init__(self, preset: BackbonePreset, network, resolution: int, cut_block: int | None = None):
         self.preset, self.network, self.resolution = preset, network, int(resolution)
         self.name, self.feature_dim = preset.name, preset.feature_dim
+        self.cut_block = cut_block
+        self.feature_shape = tuple(network.output_shape[1:])  # what features() gives each image
         self._lite = None
 
     @property
     def key(self) -> str:
-        """What the features depend on: the weights' sha256 and the resolution."""
-        return f"{self.name}-{self.preset.sha256[:16]}-{self.resolution}px"
+        """What the features depend on: the weights' sha256, the resolution and the cut."""
+        cut = "" if self.cut_block is None else f"-block{self.cut_block}"
+        return f"{self.name}-{self.preset.sha256[:16]}-{self.resolution}px{cut}"
 
     def spec(self) -> dict:
         """What a shipped model records to rebuild this extractor: ``load_backbone(**spec)``."""
-        return {"name": self.name, "resolution": self.resolution}
+        cut = {} if self.cut_block is None else {"cut_block": self.cut_block}
+        return {"name": self.name, "resolution": self.resolution, **cut}
 
     def features(self, images, batch_size: int = 64, progress: bool = False, engine: str = "auto") -> np.ndarray:
-        """Pooled features of ``images``, in batches (with a progress bar when ``progress``).
+        """Pooled features (or maps) of ``images``, in batches (with a progress bar when ``progress``).
 
         ``engine`` "auto" runs TensorFlow Lite from LITE_MIN_IMAGES images on, else the Keras network.
         """
@@ -169,7 +175,7 @@ class FeatureExtractor:
         if engine == "auto":
             engine = "lite" if total >= LITE_MIN_IMAGES else "keras"
         run = self.runner(engine)
-        out = np.zeros((total, self.feature_dim), np.float32)
+        out = np.zeros((total, *self.feature_shape), np.float32)
         # with progress, a bar on a terminal (tqdm's disable=None: none when output goes to a file)
         with tqdm(total=total, desc=f"{self.name} features", unit="img", disable=None if progress else True) as bar:
             for start in range(0, total, batch_size):
@@ -210,7 +216,7 @@ class FeatureExtractor:
         return self._lite
 
     def __repr__(self):
-        return f"FeatureExtractor({self.name!r}, {self.resolution}px, {self.feature_dim}-d)"
+        return f"FeatureExtractor({self.name!r}, {self.resolution}px, {self.feature_shape})"
 
 
 class _LiteRunner:
@@ -229,12 +235,14 @@ class _LiteRunner:
         return np.array(self.interpreter.get_tensor(self.output), dtype=np.float32)
 
 
-_LOADED: dict = {}  # (name, resolution) -> FeatureExtractor: one verified read per process
+_LOADED: dict = {}  # (name, resolution[, cut_block]) -> FeatureExtractor: one verified read per process
 
 
-def load_backbone(name: str = DEFAULT_BACKBONE, resolution: int | None = None) -> FeatureExtractor:
-    """The named pretrained backbone, its weight file verified and read once per process."""
-    from .nets.efficientnet_lite import efficientnet_lite0, load_torch_weights
+def load_backbone(name: str = DEFAULT_BACKBONE, resolution: int | None = None,
+                  cut_block: int | None = None) -> FeatureExtractor:
+    """The named pretrained backbone, its weight file verified and read once per process; with ``cut_block``,
+    its front up to that MBConv block (the same weights)."""
+    from .nets.efficientnet_lite import efficientnet_lite0, load_torch_weights, split_at_block
     from .nets.torch_checkpoint import read_legacy_state_dict
 
     preset = get_preset(name)
@@ -245,4 +253,9 @@ def load_backbone(name: str = DEFAULT_BACKBONE, resolution: int | None = None) -
         load_torch_weights(network, read_legacy_state_dict(data))
         network.trainable = False
         _LOADED[name, resolution] = FeatureExtractor(preset, network, resolution)
-    return _LOADED[name, resolution]
+    if cut_block is None:
+        return _LOADED[name, resolution]
+    if (name, resolution, cut_block) not in _LOADED:
+        front, _ = split_at_block(_LOADED[name, resolution].network, int(cut_block))
+        _LOADED[name, resolution, cut_block] = FeatureExtractor(preset, front, resolution, int(cut_block))
+    return _LOADED[name, resolution, cut_block]

@@ -28,9 +28,10 @@ from .baselines import ITQ, LSH, LinearCE
 from .config import ARCHITECTURE_FIELDS, TrainConfig
 from .datasets import ImageData, get_protocol, load_dataset, load_split
 from .export import load_encoder, save_encoder
-from .feature_cache import FeatureData, model_inputs
+from .feature_cache import PIXELS, FeatureData, feature_data, model_inputs
 from .files import atomic_write_text
 from .datasets.catalogue import IMAGE_SHAPES
+from .pretrained import load_backbone
 from .retrieval import Evaluator
 from .quiet import start_keras
 from .retrieval.code_quality import COPY_TOP
@@ -249,6 +250,9 @@ def check_config(config: TrainConfig) -> None:
     spec = get_protocol(config.protocol)
     if spec.dataset != config.dataset:
         raise ValueError(f"protocol {config.protocol} is defined on {spec.dataset}, not {config.dataset}")
+    if config.method_options.get("tail_block") is not None and config.backbone == PIXELS:
+        raise ValueError(f"tail_block fine-tunes a pretrained backbone's last blocks; the {PIXELS!r} pixel trunk has "
+                         f"none: choose --backbone efficientnet-lite0")
 
 
 def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1,
@@ -263,23 +267,32 @@ def train(config: TrainConfig, out="runs/model", data_dir=None, verbose: int = 1
     start_keras()
     check_config(config)
     pixels = load_dataset(config.dataset, data_dir=data_dir)  # before the folder: a missing dataset leaves nothing
-    data = model_inputs(pixels, config.backbone, progress=verbose > 0)  # cached features: the folder untouched
+    data = model_inputs(pixels, config.backbone, progress=verbose > 0,  # cached features: the folder untouched
+                        cut_block=config.method_options.get("tail_block"))
     return train_on(config, data, out, verbose, stop_by)
 
 
 def train_on(config: TrainConfig, data, out="runs/model", verbose: int = 1, stop_by: float | None = None) -> dict:
     """:func:`train` on the dataset's model inputs already loaded: its pixels (ImageData) or features
-    (FeatureData; a probe may pass those of a modified backbone, whose extractor the export records)."""
+    (FeatureData; a probe may pass those of a modified backbone, whose extractor the export records).
+
+    With the method option ``tail_block`` the inputs are the backbone's maps at that block: the method
+    fine-tunes the blocks from there on, starting from the pretrained weights, while its first stage and
+    the baselines read the backbone's pooled features, as every other model's do.
+    """
     start_keras()
     import keras
 
     from .methods import METHODS  # Keras, imported only when training starts
+    from .nets.efficientnet_lite import set_tail_weights
 
     check_config(config)
     out = Path(out)
     split = load_split(config.protocol, data)
     method = METHODS[config.method]
-    kwargs = dict(bits=config.bits, image_shape=data.images.shape[1:], width=config.width, seed=config.seed,
+    tail_block = config.method_options.get("tail_block")
+    pooled = data if tail_block is None else pooled_features(data, tail_block)
+    kwargs = dict(bits=config.bits, image_shape=pooled.images.shape[1:], width=config.width, seed=config.seed,
                   **config.method_options)
     if method.needs_labels():
         kwargs["num_classes"] = len(data.class_names)
@@ -298,12 +311,15 @@ def train_on(config: TrainConfig, data, out="runs/model", verbose: int = 1, stop
         stage_dir = out / f"{STAGE_PREFIX}1"
         stage_dir.mkdir(exist_ok=True)
         stage = method.first_stage(image_shape=kwargs["image_shape"], width=config.width, seed=config.seed)
+        stage_images = images if pooled is data else pooled.training_inputs(pool)  # a GAN on pooled features
         stage.compile(learning_rate=config.learning_rate)
         if not run.fit(stage, stage_dir, config.gan_epochs or config.epochs, None,
-                       lambda done: stage.fit_inputs(images, None, None, config.batch_size, config.seed, done)):
+                       lambda done: stage.fit_inputs(stage_images, None, None, config.batch_size, config.seed, done)):
             return {"name": config.name, "status": "paused", "stage": "gan", "epochs_done": epochs_done(stage_dir)}
         kwargs.update(method.from_first_stage(stage))
     model = method(**kwargs).prepare(data.images[pool], seed=config.seed)
+    if model.tail is not None:  # restore() below replaces these with a resumed run's
+        set_tail_weights(model.tail, load_backbone(data.extractor.name, data.extractor.resolution).network)
     model.compile(learning_rate=config.learning_rate)
     val = Evaluator.validation(data, split)
     labeled, labels = data.training_inputs(split.train), data.labels[split.train]
@@ -312,7 +328,17 @@ def train_on(config: TrainConfig, data, out="runs/model", verbose: int = 1, stop
         return {"name": config.name, "status": "paused", "epochs_done": epochs_done(out)}
     # the time the last checkpoint recorded, not the clock now (fit's teardown comes after it), so results.json
     # and state.json agree however often a finished run is rerun
-    return finish(config, method, model, out, data, split, pool, seconds_so_far(out))
+    return finish(config, method, model, out, data, split, pool, seconds_so_far(out), pooled)
+
+
+def pooled_features(maps: FeatureData, block: int) -> FeatureData:
+    """The pooled features of the images whose block-``block`` maps ``maps`` holds (refused for other inputs)."""
+    extractor = getattr(maps, "extractor", None)
+    if extractor is None or extractor.cut_block != block:
+        raise ValueError(f"tail_block={block} trains on the backbone's maps at block {block} "
+                         f"(model_inputs(..., cut_block={block})), got {extractor or 'pixels'}")
+    pixels = ImageData(maps.pixels, maps.labels, maps.class_names, maps.parts)
+    return feature_data(pixels, load_backbone(extractor.name, extractor.resolution), maps.progress)
 
 
 class ResumableFit:
@@ -336,12 +362,13 @@ class ResumableFit:
         return epochs_done(folder) >= epochs
 
 
-def finish(config: TrainConfig, method, model, out: Path, data, split, pool, train_seconds: float) -> dict:
+def finish(config: TrainConfig, method, model, out: Path, data, split, pool, train_seconds: float,
+           pooled=None) -> dict:
     """Export the encoder, measure the shipped weights and the baselines on the test split, write results.json.
 
     LSH and ITQ are fitted on the same training pool and inputs as the model (on a backbone, its
-    features), the supervised LinearCE on the same labelled images; ITQ on pixels is measured too, as
-    the reference of models on a backbone.
+    pooled features: ``pooled``, where the model reads maps), the supervised LinearCE on the same
+    labelled images; ITQ on pixels is measured too, as the reference of models on a backbone.
     """
     import keras
 
@@ -355,11 +382,13 @@ def finish(config: TrainConfig, method, model, out: Path, data, split, pool, tra
     }, model=model, model_weights=not on_backbone)
     # figures of the shipped (float16) encoder, so `ganhash-zoo evaluate` reproduces them exactly
     result = test.evaluate(load_encoder(out / "encoder"), name=f"{config.method}-{config.bits}bit")
-    baselines = {b.name: test.evaluate(b(config.bits, seed=config.seed).fit(data.images[pool]), name=b.name).metrics
-                 for b in (LSH, ITQ)}
+    pooled = data if pooled is None else pooled
+    pooled_test = test if pooled is data else Evaluator.from_split(pooled, split)
+    baselines = {b.name: pooled_test.evaluate(b(config.bits, seed=config.seed).fit(pooled.images[pool]),
+                                              name=b.name).metrics for b in (LSH, ITQ)}
     if method.needs_labels():  # the plain classifier a supervised GAN method must beat, on the same labels
-        linear = LinearCE(config.bits, seed=config.seed).fit(data.images[split.train], data.labels[split.train])
-        baselines[linear.name] = test.evaluate(linear, name=linear.name).metrics
+        linear = LinearCE(config.bits, seed=config.seed).fit(pooled.images[split.train], pooled.labels[split.train])
+        baselines[linear.name] = pooled_test.evaluate(linear, name=linear.name).metrics
     if on_backbone:  # pixel ITQ as the reference
         pixels = Evaluator.from_split(ImageData(data.pixels, data.labels, data.class_names, data.parts), split)
         baselines["itq-pixels"] = pixels.evaluate(ITQ(config.bits, seed=config.seed).fit(data.pixels[pool]),

@@ -17,13 +17,6 @@ backbone for the methods (two stages): each trains with its zoo recipe on the
 network's pooled features (cached like the zoo's, under the tuned weights'
 digest), into ``--out``, and its test figures are printed beside the plain
 classifier and ITQ fitted on the same features.
-
-With ``--joint METHOD ...`` each method instead fine-tunes the same blocks
-itself (``tail_block``), with its zoo recipe's options, from the pretrained
-weights: its hashing player trains the blocks by its own losses, on the
-labelled images and their mirror images as views (the labelled images double
-as the unlabelled stream). FakeReg's first stage learns from the pretrained
-pooled features.
 """
 
 import argparse
@@ -37,8 +30,7 @@ import numpy as np
 from ganhash_zoo.datasets import load_protocol
 from ganhash_zoo.datasets.transforms import near_duplicates
 from ganhash_zoo.feature_cache import feature_data
-from ganhash_zoo.methods import METHODS
-from ganhash_zoo.nets.efficientnet_lite import set_tail_weights, split_at_block
+from ganhash_zoo.nets.efficientnet_lite import split_at_block
 from ganhash_zoo.pretrained import FeatureExtractor, load_backbone, to_pixels
 from ganhash_zoo.registry import registry
 from ganhash_zoo.retrieval import Evaluator
@@ -106,16 +98,10 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--then", nargs="*", default=[], metavar="METHOD",
                         help="methods to train, with their zoo recipes, on each fine-tuned network's features")
-    parser.add_argument("--joint", nargs="*", default=[], metavar="METHOD",
-                        help="methods that fine-tune the blocks with their own losses, at each fine-tuning rate")
     parser.add_argument("--out", default="runs/probe_unfrozen", help="the methods' run folders (with --then)")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     recipes = [zoo_recipe(method, args.protocol, args.bits) for method in args.then]
-    joint_recipes = [zoo_recipe(method, args.protocol, args.bits) for method in args.joint]
-    untunable = [r.method for r in joint_recipes if not METHODS[r.method].TAIL_TUNING]
-    if untunable:
-        raise SystemExit(f"{untunable} cannot fine-tune the backbone's blocks (TAIL_TUNING)")
 
     data, split = load_protocol(args.protocol, data_dir=args.data_dir)
     queries, database = (split.val, split.train) if args.split == "val" else (split.query, split.database)
@@ -134,8 +120,6 @@ def main():
     print(f"maps of block {args.block}'s input: {time.time() - started:.0f} s")
 
     pretrained = network.get_weights()
-    joint_rows = [joint(recipe, network, from_block, train, labels, rate, args, evaluator)
-                  for recipe in joint_recipes for rate in args.learning_rates]
     variants = [("frozen", False, FROZEN_EPOCHS, FROZEN_LEARNING_RATE)]
     tuned = "last block" if args.block == LAST_BLOCK else f"blocks {args.block}-{LAST_BLOCK}"
     variants += [(f"{tuned} fine-tuned, {rate:g}", True, args.epochs, rate) for rate in args.learning_rates]
@@ -158,14 +142,6 @@ def main():
     print("|---" * (len(keys) + 3) + "|")
     for name, epochs, metrics, seconds in rows:
         print(f"| {name} | {epochs} | " + " | ".join(f"{metrics[key]:.4f}" for key in keys) + f" | {seconds:.0f} |")
-    if joint_rows:
-        print(f"\nthe methods fine-tuning {tuned} with their own losses, {args.split} split\n")
-        keys = shown(joint_rows[0][3])
-        print(f"| method | rate | epochs | {' | '.join(keys)} | train s |")
-        print("|---" * (len(keys) + 4) + "|")
-        for method, rate, epochs, metrics, seconds in joint_rows:
-            print(f"| {method} | {rate:g} | {epochs} | " + " | ".join(f"{metrics[key]:.4f}" for key in keys)
-                  + f" | {seconds:.0f} |")
     if stacked:
         print("\nthe methods on each fine-tuned network's features (frozen), test split\n")
         keys = shown(stacked[0][2])
@@ -174,33 +150,6 @@ def main():
         for network_name, method, metrics, baselines, seconds in stacked:
             print(f"| {network_name} | {method} | " + " | ".join(f"{metrics[key]:.4f}" for key in keys)
                   + f" | {baselines['linear-ce'][keys[0]]:.4f} | {baselines['itq'][keys[0]]:.4f} | {seconds:.0f} |")
-
-
-def joint(recipe, network, from_block, train, labels, rate: float, args, evaluator) -> tuple:
-    """``recipe``'s method fine-tuning the blocks of ``from_block`` by its own losses from ``network``'s
-    pretrained weights, on ``train`` (block-input maps of the labelled images, then of their mirror images):
-    (method, rate, epochs, metrics, train s)."""
-    half = len(train) // 2
-    pairs, labels = np.stack([train[:half], train[half:]], axis=1), labels[:half]
-    method = METHODS[recipe.method]
-    keras.utils.set_random_seed(args.seed)
-    started = time.time()
-    kwargs = dict(bits=args.bits, image_shape=from_block.output_shape[1:], width=recipe.width, seed=args.seed,
-                  num_classes=int(labels.max()) + 1, **recipe.method_options)
-    if method.first_stage:  # FakeReg's GAN, on the pretrained network's pooled features
-        features = np.stack([from_block.predict(pairs[:, i], batch_size=256, verbose=0) for i in (0, 1)], axis=1)
-        stage = method.first_stage(image_shape=kwargs["image_shape"], width=recipe.width, seed=args.seed)
-        stage.compile(learning_rate=recipe.learning_rate)
-        fit_args, fit_kwargs = stage.fit_inputs(features, None, None, recipe.batch_size, args.seed)
-        stage.fit(*fit_args, epochs=recipe.gan_epochs or recipe.epochs, verbose=0, **fit_kwargs)
-        kwargs.update(method.from_first_stage(stage))
-    model = method(tail_block=args.block, **kwargs)
-    set_tail_weights(model.tail, network)
-    model.compile(learning_rate=rate)
-    fit_args, fit_kwargs = model.fit_inputs(pairs, pairs, labels, recipe.batch_size, args.seed)
-    model.fit(*fit_args, epochs=args.epochs, verbose=0, **fit_kwargs)
-    seconds = time.time() - started
-    return recipe.method, rate, args.epochs, evaluator.evaluate(model.encoder, recipe.method).metrics, seconds
 
 
 def two_stage(recipes, features, network_name: str, out: Path) -> list:

@@ -6,6 +6,7 @@ import pytest
 from ganhash_zoo.datasets.sources import ImageData
 from ganhash_zoo.datasets.transforms import COPY_SHIFT, apply_views, near_duplicates, view_transforms
 from ganhash_zoo.feature_cache import cached_features, feature_data
+from ganhash_zoo.nets.efficientnet_lite import split_at_block
 from ganhash_zoo.pretrained import load_backbone
 from ganhash_zoo.retrieval import pack
 from ganhash_zoo.retrieval.code_quality import code_spread, copy_ranks, near_duplicate_figures
@@ -14,9 +15,9 @@ from ganhash_zoo.retrieval.code_quality import code_spread, copy_ranks, near_dup
 class CountingExtractor:
     """The real backbone, counting the images it is asked to run."""
 
-    def __init__(self):
-        self.inner, self.seen = load_backbone(), 0
-        self.key, self.feature_dim, self.name = self.inner.key, self.inner.feature_dim, self.inner.name
+    def __init__(self, cut_block=None):
+        self.inner, self.seen = load_backbone(cut_block=cut_block), 0
+        self.key, self.feature_shape, self.name = self.inner.key, self.inner.feature_shape, self.inner.name
 
     def features(self, images, **kwargs):
         self.seen += len(images)
@@ -46,6 +47,17 @@ def test_features_are_computed_once_and_a_tampered_entry_is_recomputed(images, t
     other[0, 0, 0, 0] ^= 1  # other pixels: another entry, never the cached one
     cached_features(other, extractor, progress=False)
     assert extractor.seen == 48
+
+
+def test_maps_at_a_cut_block_are_cached_apart_from_pooled_features_and_lead_to_them(images):
+    maps_extractor = CountingExtractor(cut_block=12)
+    maps = cached_features(images, maps_extractor, progress=False)
+    pooled = cached_features(images, CountingExtractor(), progress=False)  # another key: not read from the maps' entry
+    assert maps.shape == (12, 5, 5, 192) and pooled.shape == (12, 1280)
+    assert np.array_equal(cached_features(images, maps_extractor, progress=False), maps) and maps_extractor.seen == 12
+    _, tail = split_at_block(load_backbone().network, 12)
+    np.testing.assert_allclose(tail.predict(maps, verbose=0), pooled, atol=1e-4)
+    assert load_backbone(cut_block=12).spec() == {"name": "efficientnet-lite0", "resolution": 160, "cut_block": 12}
 
 
 def test_an_images_augmented_view_is_the_same_in_any_subset(images):

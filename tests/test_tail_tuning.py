@@ -4,10 +4,15 @@ import keras
 import numpy as np
 import pytest
 
+from ganhash_zoo.config import TrainConfig
+from ganhash_zoo.feature_cache import feature_data
 from ganhash_zoo.methods import METHODS
 from ganhash_zoo.methods.fakereg import FakeRegGAN
 from ganhash_zoo.nets import tail_from_block
 from ganhash_zoo.nets.efficientnet_lite import efficientnet_lite0, set_tail_weights, split_at_block
+from ganhash_zoo.pretrained import load_backbone
+from ganhash_zoo.training import train, train_on
+from ganhash_zoo.zoo import load_run
 
 TAILED = sorted(name for name, cls in METHODS.items() if cls.TAIL_TUNING)
 BLOCK = 14  # the last two blocks and the head: the same code path as block 12, a third of the work
@@ -81,3 +86,40 @@ def test_what_cannot_carry_a_tail_says_so():
     model.compile()
     with pytest.raises(ValueError, match="fits on inputs shaped"):
         model.fit(maps(channels=100), np.zeros(32, "int32"), epochs=1, verbose=0)
+
+
+def test_a_run_fine_tunes_the_tail_from_the_pretrained_weights_and_ships_an_encoder_of_images(fashion, tmp_path):
+    """train_on with ``tail_block``: the tail starts pretrained, learns, keeps ImageNet's batch-norm statistics,
+    and the exported encoder reads raw images through the recorded cut backbone (32 px keeps it quick)."""
+    data, split = fashion
+    extractor = load_backbone(resolution=32, cut_block=BLOCK)
+    maps = feature_data(data, extractor, progress=False)
+    config = TrainConfig("fakereg", "fashion_mnist", "fashion_mnist-59k", 16, epochs=1, gan_epochs=1, width=8,
+                         max_unlabeled=256, eval_every=1, method_options={"tail_block": BLOCK})
+    result = train_on(config, maps, tmp_path / "run", verbose=0)
+    assert result["status"] == "finished" and {"itq", "lsh", "linear-ce", "itq-pixels"} <= set(result["baselines"])
+
+    hasher = load_run(tmp_path / "run" / "encoder")
+    assert hasher.backbone is extractor
+    queries = split.query[:8]  # raw images through the cut backbone, as the cached maps the run evaluated on
+    np.testing.assert_allclose(hasher.relaxed_codes(list(data.images[queries])),
+                               hasher.codes_of_inputs(maps.images[queries]), atol=1e-3)
+    tail = next(layer for layer in hasher.encoder.layers if "from_block" in layer.name)
+    pretrained = load_backbone(resolution=32).network
+    conv, norm = f"blocks_{BLOCK}_expand_conv", f"blocks_{BLOCK}_bn0"
+    assert not np.allclose(tail.get_layer(conv).get_weights()[0], pretrained.get_layer(conv).get_weights()[0],
+                           atol=1e-3)
+    for shipped, original in zip(tail.get_layer(norm).get_weights(), pretrained.get_layer(norm).get_weights()):
+        np.testing.assert_allclose(shipped, original, rtol=1e-3, atol=1e-3)  # float16 on export
+
+
+def test_tail_block_needs_the_backbones_maps(fashion, tmp_path):
+    data, _ = fashion
+    with pytest.raises(ValueError, match="has\\s+none"):
+        train(TrainConfig("ssah", "fashion_mnist", "fashion_mnist-59k", 16, backbone="dcgan",
+                          method_options={"tail_block": BLOCK}), out=tmp_path / "pixels")
+    pooled = feature_data(data, load_backbone(resolution=32), progress=False)
+    with pytest.raises(ValueError, match=f"maps at block {BLOCK}"):
+        train_on(TrainConfig("ssah", "fashion_mnist", "fashion_mnist-59k", 16, method_options={"tail_block": BLOCK}),
+                 pooled, tmp_path / "pooled")
+    assert not (tmp_path / "pixels").exists() and not (tmp_path / "pooled").exists()
