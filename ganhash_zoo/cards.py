@@ -135,6 +135,9 @@ def _run_record(training: dict) -> str:
 def _departures(entry) -> str:
     """Where ganhash-zoo's implementation departs from the paper (papers.py), as a paragraph, if it does."""
     changes = entry.paper.get("changes")
+    if changes and tuned_from(entry) is not None:
+        changes += (f" This model's hashing network also fine-tunes the backbone's blocks {tuned_from(entry)}-15 "
+                    "and head with the method's losses (see Backbone); generated and hard samples enter after them.")
     return f"\n**Departures from the paper.** {changes}\n" if changes else ""
 
 
@@ -149,7 +152,8 @@ def _usage(entry) -> str:
     backbone = backbone_of(entry)
     if backbone:
         images = "any size, uint8 0..255 or float 0..1, grey or RGB (a list of differently sized images too)"
-        inputs = "inputs = hasher.features(my_images)         # the backbone's features: what the GAN learns from"
+        what = "features" if tuned_from(entry) is None else f"maps at block {tuned_from(entry)}"
+        inputs = f"inputs = hasher.features(my_images)         # the backbone's {what}: what the GAN learns from"
         starts = "the encoder at these weights, the other players afresh"
     else:
         images = f"(N, {', '.join(str(d) for d in entry.image_shape)}) uint8 0..255 or float 0..1"
