@@ -139,7 +139,8 @@ def test_cli_refuses_images_of_another_size_unless_asked_to_convert(released, ca
 
 def test_evaluate_with_another_data_dir_builds_another_evaluator(released, monkeypatch):
     built = []
-    monkeypatch.setattr(zoo, "protocol_evaluator", lambda protocol, backbone, data_dir=None, split="test", cut_block=None:
+    monkeypatch.setattr(zoo, "protocol_evaluator",
+                        lambda protocol, backbone, data_dir=None, split="test", cut_block=None:
                         built.append(data_dir) or object())
     hasher = ganhash_zoo.load(released[0])
     first, second = hasher.evaluator("/data/a"), hasher.evaluator("/data/b")

@@ -92,7 +92,8 @@ def tail_from_block(block: int) -> keras.Model:
 
     Why: a hasher fine-tunes this part with its own losses while the frozen front runs once. Batch
     norm is not trainable, which Keras 3 runs in inference mode even in training (a few thousand
-    labelled images cannot re-estimate ImageNet's statistics). Weights are random until set from a pretrained network's tail.
+    labelled images cannot re-estimate ImageNet's statistics). Weights are random until set from a
+    pretrained network (:func:`set_tail_weights`).
     """
     _, tail = split_at_block(efficientnet_lite0((None, None, 3), include_top=False), block)
     for layer in tail.layers:
