@@ -66,6 +66,10 @@ class FeatureData:
         """(n, 2, F): each image's features and its augmented view's, what methods on a backbone fit on."""
         return np.stack([self.images[indices], self.views_of(indices)], axis=1)
 
+    def pixel_data(self) -> ImageData:
+        """The same dataset as pixels: what ITQ on pixels and other backbone cuts start from."""
+        return ImageData(self.pixels, self.labels, self.class_names, self.parts)
+
     def copies_of(self, indices) -> np.ndarray:
         """Features of the near-duplicate copies of some images (computed, not cached: a query set's worth)."""
         return self.extractor.features(near_duplicates(self.pixels[indices]))

@@ -26,7 +26,7 @@ import numpy as np
 from . import papers
 from .baselines import ITQ, LSH, LinearCE
 from .config import ARCHITECTURE_FIELDS, TrainConfig
-from .datasets import ImageData, get_protocol, load_dataset, load_split
+from .datasets import get_protocol, load_dataset, load_split
 from .export import load_encoder, save_encoder
 from .feature_cache import PIXELS, FeatureData, feature_data, model_inputs
 from .files import atomic_write_text
@@ -337,8 +337,7 @@ def pooled_features(maps: FeatureData, block: int) -> FeatureData:
     if extractor is None or extractor.cut_block != block:
         raise ValueError(f"tail_block={block} trains on the backbone's maps at block {block} "
                          f"(model_inputs(..., cut_block={block})), got {extractor or 'pixels'}")
-    pixels = ImageData(maps.pixels, maps.labels, maps.class_names, maps.parts)
-    return feature_data(pixels, load_backbone(extractor.name, extractor.resolution), maps.progress)
+    return feature_data(maps.pixel_data(), load_backbone(extractor.name, extractor.resolution), maps.progress)
 
 
 class ResumableFit:
@@ -390,7 +389,7 @@ def finish(config: TrainConfig, method, model, out: Path, data, split, pool, tra
         linear = LinearCE(config.bits, seed=config.seed).fit(pooled.images[split.train], pooled.labels[split.train])
         baselines[linear.name] = pooled_test.evaluate(linear, name=linear.name).metrics
     if on_backbone:  # pixel ITQ as the reference
-        pixels = Evaluator.from_split(ImageData(data.pixels, data.labels, data.class_names, data.parts), split)
+        pixels = Evaluator.from_split(data.pixel_data(), split)
         baselines["itq-pixels"] = pixels.evaluate(ITQ(config.bits, seed=config.seed).fit(data.pixels[pool]),
                                                   name="itq-pixels").metrics
     seen = images_seen(method, config, len(pool), len(split.train))
