@@ -31,18 +31,13 @@ from ganhash_zoo.datasets import load_protocol
 from ganhash_zoo.datasets.transforms import near_duplicates
 from ganhash_zoo.feature_cache import feature_data
 from ganhash_zoo.nets.efficientnet_lite import split_at_block
-from ganhash_zoo.pretrained import FeatureExtractor, load_backbone, to_pixels
+from ganhash_zoo.pretrained import FeatureExtractor, load_backbone
 from ganhash_zoo.registry import registry
 from ganhash_zoo.retrieval import Evaluator
 from ganhash_zoo.training import train_on
 
 LAST_BLOCK = 15  # the last MBConv block; blocks 12-15 all read 5x5 maps at 160 px
 FROZEN_EPOCHS, FROZEN_LEARNING_RATE = 30, 1e-3  # the frozen variant trains only the two dense layers
-
-
-def block_inputs(to_block, images, resolution: int, batch_size: int = 256) -> np.ndarray:
-    return np.concatenate([to_block.predict_on_batch(to_pixels(images[start : start + batch_size], resolution))
-                           for start in range(0, len(images), batch_size)])
 
 
 def classifier(from_block, bits: int, classes: int, fine_tune: bool):
@@ -107,16 +102,16 @@ def main():
     queries, database = (split.val, split.train) if args.split == "val" else (split.query, split.database)
     extractor = load_backbone()
     network = extractor.network
-    to_block, from_block = split_at_block(network, args.block)
+    _, from_block = split_at_block(network, args.block)
+    block_inputs = load_backbone(cut_block=args.block).features  # the front up to the block, never fine-tuned
     started = time.time()
-    train = block_inputs(to_block, np.concatenate([data.images[split.train], data.images[split.train][:, :, ::-1]]),
-                         extractor.resolution)
+    train = block_inputs(np.concatenate([data.images[split.train], data.images[split.train][:, :, ::-1]]))
     labels = np.concatenate([data.labels[split.train]] * 2)
-    evaluator = Evaluator(block_inputs(to_block, data.images[queries], extractor.resolution), data.labels[queries],
-                          block_inputs(to_block, data.images[database], extractor.resolution),
-                          data.labels[database], cutoffs=split.map_cutoffs if args.split == "test" else (None,),
+    evaluator = Evaluator(block_inputs(data.images[queries]), data.labels[queries],
+                          block_inputs(data.images[database]), data.labels[database],
+                          cutoffs=split.map_cutoffs if args.split == "test" else (None,),
                           protocol=f"{split.name}/{args.split}",
-                          copies=block_inputs(to_block, near_duplicates(data.images[queries]), extractor.resolution))
+                          copies=block_inputs(near_duplicates(data.images[queries])))
     print(f"maps of block {args.block}'s input: {time.time() - started:.0f} s")
 
     pretrained = network.get_weights()
