@@ -229,8 +229,10 @@ def model_card(entry) -> ModelCard:
     files = "\n".join([
         "- `config.json`: the encoder's Keras architecture (float32 policies), the method's `get_config`"
         + (" and the backbone it reads" if backbone_of(entry) else ""),
-        f"- `encoder.weights.h5`: encoder weights ({encoder_input} -> codes in [-1, 1]), stored as float16 "
-        "and cast to float32 on load",
+        f"- `encoder.weights.h5`: encoder weights ({encoder_input} -> codes in [-1, 1]), stored as "
+        + ("float16" if tuned_from(entry) is None else "int8 kernels with a scale per output channel and float16 "
+           "biases and batch norm (about half the size of float16; the figures above are these weights')")
+        + " and cast to float32 on load",
     ] + ([f"- `{MODEL_FILE}`: the whole GAN (encoder, generator, discriminator or A-Net), float16, so "
           "`model.fit` can fine-tune every player"] if has_model else []))
     seconds = training.get("train_seconds")

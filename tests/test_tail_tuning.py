@@ -1,10 +1,12 @@
 """Methods that fine-tune EfficientNet-Lite0's last blocks with their own losses (``tail_block``)."""
 
+import h5py
 import keras
 import numpy as np
 import pytest
 
 from ganhash_zoo.config import TrainConfig
+from ganhash_zoo.export import ENCODER_FILE, INT8_SCALE, int8_kernel, load_encoder, save_encoder
 from ganhash_zoo.feature_cache import feature_data
 from ganhash_zoo.methods import METHODS
 from ganhash_zoo.methods.fakereg import FakeRegGAN
@@ -86,6 +88,56 @@ def test_what_cannot_carry_a_tail_says_so():
     model.compile()
     with pytest.raises(ValueError, match="fits on inputs shaped"):
         model.fit(maps(channels=100), np.zeros(32, "int32"), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("shape, axis", [((3, 3, 8, 16), 3), ((5, 5, 8, 1), 2), ((32, 4), 1)])
+def test_int8_kernels_keep_every_channel_within_half_a_step(shape, axis):
+    rng = np.random.default_rng(0)
+    spread = np.geomspace(1e-3, 1.0, shape[axis]).reshape([-1 if i == axis else 1 for i in range(len(shape))])
+    kernel = (rng.normal(size=shape) * spread).astype(np.float32)
+    kernel[(slice(None),) * axis + (0,)] = 0  # an all-zero channel
+    values, scale, found = int8_kernel(kernel)
+    assert values.dtype == np.int8 and found == axis and scale.shape == (shape[axis],)
+    step = scale.reshape(spread.shape)
+    restored = values.astype(np.float32) * step
+    assert np.all(np.abs(restored - kernel) <= step / 2 * (1 + 1e-5))  # each channel at its own scale
+    assert not restored[(slice(None),) * axis + (0,)].any()
+
+
+def export_tailed_encoder(folder, cut_block):
+    """A tailed DSH-GAN's encoder exported as a run would (its backbone's spec naming the cut, or not)."""
+    model = tailed_model("dshgan")
+    spec = {"name": "efficientnet-lite0", "resolution": 32, **({"cut_block": BLOCK} if cut_block else {})}
+    save_encoder(model.encoder, folder, {"name": "t", "method": "dshgan", "bits": 8, "backbone": spec})
+    return model.encoder
+
+
+def _datasets(group):
+    found = []
+    group.visititems(lambda name, obj: found.append((name, obj)) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def test_an_encoder_with_backbone_blocks_ships_int8_kernels_and_loads_back(tmp_path):
+    encoder = export_tailed_encoder(tmp_path / "int8", cut_block=True)
+    export_tailed_encoder(tmp_path / "half", cut_block=False)
+    with h5py.File(tmp_path / "int8" / ENCODER_FILE) as f:
+        stored = {dataset.dtype for _, dataset in _datasets(f)}
+    assert stored == {np.dtype(np.int8), np.dtype(np.float16)}  # kernels; biases and batch norm
+    sizes = {k: (tmp_path / k / ENCODER_FILE).stat().st_size for k in ("int8", "half")}
+    assert sizes["int8"] < 0.6 * sizes["half"]
+    x = maps(64)
+    relaxed, shipped = encoder.predict(x, verbose=0), load_encoder(tmp_path / "int8").predict(x, verbose=0)
+    assert np.abs(shipped - relaxed).max() < 0.05 and (np.sign(shipped) == np.sign(relaxed)).mean() > 0.97
+
+
+def test_a_damaged_int8_scale_is_refused_with_what_to_do(tmp_path):
+    export_tailed_encoder(tmp_path, cut_block=True)
+    with h5py.File(tmp_path / ENCODER_FILE, "r+") as f:
+        name, kernel = next((n, d) for n, d in _datasets(f) if INT8_SCALE in d.attrs)
+        kernel.attrs[INT8_SCALE] = kernel.attrs[INT8_SCALE][:-1]
+    with pytest.raises(ValueError, match="not a valid int8 kernel.*re-export"):
+        load_encoder(tmp_path)
 
 
 def test_a_run_fine_tunes_the_tail_from_the_pretrained_weights_and_ships_an_encoder_of_images(fashion, tmp_path):
