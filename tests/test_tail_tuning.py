@@ -128,13 +128,14 @@ def test_an_encoder_with_backbone_blocks_ships_int8_kernels_and_loads_back(tmp_p
     assert sizes["int8"] < 0.6 * sizes["half"]
     x = maps(64)
     relaxed, shipped = encoder.predict(x, verbose=0), load_encoder(tmp_path / "int8").predict(x, verbose=0)
-    assert np.abs(shipped - relaxed).max() < 0.05 and (np.sign(shipped) == np.sign(relaxed)).mean() > 0.97
+    # measured with these seeds: codes of mean size 0.066 move by at most 0.0024, no sign flips
+    assert np.abs(shipped - relaxed).max() < 0.01 and (np.sign(shipped) == np.sign(relaxed)).mean() > 0.99
 
 
 def test_a_damaged_int8_scale_is_refused_with_what_to_do(tmp_path):
     export_tailed_encoder(tmp_path, cut_block=True)
     with h5py.File(tmp_path / ENCODER_FILE, "r+") as f:
-        name, kernel = next((n, d) for n, d in _datasets(f) if INT8_SCALE in d.attrs)
+        kernel = next(dataset for _, dataset in _datasets(f) if INT8_SCALE in dataset.attrs)
         kernel.attrs[INT8_SCALE] = kernel.attrs[INT8_SCALE][:-1]
     with pytest.raises(ValueError, match="not a valid int8 kernel.*re-export"):
         load_encoder(tmp_path)
