@@ -144,7 +144,7 @@ def _looks_like_path(text: str) -> bool:
     return os.sep in text or "/" in text or text.startswith(".")
 
 
-def _load_model(name_or_dir: str):
+def load_model(name_or_dir: str):
     """A registry name always means the verified registry model; a run folder only when written as a path
     (``./runs/x/encoder``), so a folder that happens to carry a model's name is never taken for it."""
     if _looks_like_path(name_or_dir):
@@ -172,7 +172,7 @@ def _cmd_encode(args):
     out = _npz_path(args.out)  # checked before any work, so nothing is lost or wasted
     check_new_output(out, args.overwrite, is_ours=_is_codes_file, inputs=[args.images])
     start_keras()
-    model = _load_model(args.name)
+    model = load_model(args.name)
     codes, files, _ = _encode_path(model, Path(args.images), convert=args.convert)
     check_new_output(out, args.overwrite, is_ours=_is_codes_file, inputs=[args.images])  # what changed meanwhile
     write_output(out, lambda staging: np.savez(staging, packed=codes.packed, bits=codes.bits,
@@ -186,7 +186,7 @@ def _cmd_index(args):
     if not folder.is_dir():
         raise CLIError(f"{folder} is not a folder of images")
     start_keras()
-    model = _load_model(args.name)
+    model = load_model(args.name)
     codes, files, _ = _encode_path(model, folder, convert=args.convert, progress=True)
     index = HammingIndex.build(codes, np.array([str(Path(f).resolve()) for f in files]),
                                kind=args.kind, model=model.identity())
@@ -206,7 +206,7 @@ def _model_of(index, named: str | None = None):
     if not named and name not in list_models(released_only=True):
         raise CLIError(f"the index was built with {name!r}, which is not a released model; name the run that built "
                        "it with --model ./runs/NAME/encoder")
-    model = _load_model(name)
+    model = load_model(name)
     if model.identity()["encoder_sha256"] != recorded:
         raise CLIError(f"{name} is not the encoder that built this index (its sha256 differs from the one the "
                        "index recorded); use the model that built it, or rebuild the index")
@@ -260,7 +260,7 @@ def _cmd_search(args):
 def _cmd_evaluate(args):
     if args.json:
         check_new_output(Path(args.json), args.overwrite)
-    model = _load_model(args.name)
+    model = load_model(args.name)
     evaluator = model.evaluator(args.data_dir, args.protocol, args.split)
     result = evaluator.evaluate(model.encoder, name=model.name)
     print(result)

@@ -75,6 +75,19 @@ def consistency(a, b):
     return ops.mean(ops.square(_f32(a) - _f32(b)))
 
 
+def view_contrast(h, h_view, temperature: float = 0.3):
+    """InfoNCE between relaxed codes of images and of their views, both ways: each image's code is pulled to
+    its own view's and pushed from the other images' in the batch.
+
+    Unlike ``consistency`` it cannot be met by gathering many images into one code, so an image's
+    near-duplicate keeps a code nearer its own than its class's images' (CIBHash's contrastive term).
+    """
+    a, b = _f32(h), _f32(h_view)
+    logits = ops.matmul(a, ops.transpose(b)) / (ops.cast(ops.shape(a)[1], "float32") * temperature)
+    matched = ops.mean(ops.diagonal(ops.log_softmax(logits, axis=1)) + ops.diagonal(ops.log_softmax(logits, axis=0)))
+    return -matched / 2
+
+
 def collaborative(t_fake, b):
     """||E(G([u, b])) - b||^2 per bit: the encoder recovers the bits the generator was given."""
     return consistency(t_fake, b)

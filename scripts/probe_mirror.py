@@ -8,6 +8,7 @@ flip alone no longer moves a code, and prints each model's figures both
 ways beside ITQ fitted on either kind of features.
 
     python scripts/probe_mirror.py hashgan-cifar10-48bit uspah-cifar10-48bit --data-dir ../shared/datasets
+    python scripts/probe_mirror.py ./runs/sweep/X/encoder ...    # a run's encoder, written as a path
 
 Models that read a backbone's maps (``tail_block``) are refused: their
 mirrors' maps are not cached.
@@ -17,8 +18,8 @@ import argparse
 
 import numpy as np
 
-from ganhash_zoo import load
 from ganhash_zoo.baselines import ITQ
+from ganhash_zoo.cli import load_model
 from ganhash_zoo.datasets import load_protocol
 from ganhash_zoo.datasets.sources import ImageData
 from ganhash_zoo.datasets.transforms import near_duplicates
@@ -52,10 +53,11 @@ def evaluators(protocol: str, backbone: str, data_dir) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", help="released models of one protocol on a backbone's pooled features")
+    parser.add_argument("models", nargs="+", help="released models (or run encoder folders, written as paths) of "
+                        "one protocol on a backbone's pooled features")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
-    hashers = [load(name) for name in args.models]
+    hashers = [load_model(name) for name in args.models]
     if any(h.backbone is None or h.backbone.cut_block is not None for h in hashers):
         parser.error("every model must read a backbone's pooled features (not pixels, not maps)")
     if len({(h.entry.protocol, h.backbone.name, h.bits) for h in hashers}) != 1:
@@ -64,8 +66,8 @@ def main(argv=None):
     rows = []
     for features, (evaluator, database) in evaluators(first.entry.protocol, first.backbone.name,
                                                       args.data_dir).items():
-        for hasher in hashers:
-            rows.append((hasher.name, features, evaluator.evaluate(hasher.encoder, name=hasher.name).metrics))
+        for label, hasher in zip(args.models, hashers):  # as given: a run carries its model's name
+            rows.append((label, features, evaluator.evaluate(hasher.encoder, name=label).metrics))
         itq = ITQ(first.bits, seed=0).fit(database)  # ITQ fitted on the database's features of that kind
         rows.append((f"ITQ ({first.bits} bits)", features, evaluator.evaluate(itq, name="itq").metrics))
     shown = [key for key in SHOWN if key in rows[0][2]]

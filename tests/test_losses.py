@@ -21,6 +21,10 @@ def np_entropy(t):
     return -(t * np.log(t) + (1 - t) * np.log(1 - t))
 
 
+def np_log_softmax(x, axis):
+    return x - np.log(np.exp(x).sum(axis, keepdims=True))
+
+
 def value(x):
     return float(ops.convert_to_numpy(x))
 
@@ -47,6 +51,9 @@ CASES = {
                            lambda: np.log1p(np.exp(-H[:, 0])).mean() + np.log1p(np.exp(H2[:, 0])).mean()),
     "generator_loss": (lambda: losses.generator_loss(H[:, 0]), lambda: np.log1p(np.exp(-H[:, 0])).mean()),
     "feature_matching": (lambda: losses.feature_matching(H, H2), lambda: ((H.mean(0) - H2.mean(0)) ** 2).mean()),
+    "view_contrast": (
+        lambda: losses.view_contrast(H, H2, 0.5),
+        lambda: -(np.diag(np_log_softmax(H @ H2.T / 2.5, 1)) + np.diag(np_log_softmax(H @ H2.T / 2.5, 0))).mean() / 2),
     "classification": (
         lambda: losses.classification(H[:, :3], Y),
         lambda: -(H[:, :3] - np.log(np.exp(H[:, :3]).sum(1, keepdims=True)))[np.arange(6), Y].mean()),
@@ -81,3 +88,12 @@ def test_bit_balance_is_minimal_for_half_firing_bits():
     skewed = np.full((6, 1), 0.99, np.float32)
     assert value(losses.bit_balance(half)) == pytest.approx(-math.log(2), abs=1e-3)
     assert value(losses.bit_balance(skewed)) > value(losses.bit_balance(half)) + 0.5
+
+
+def test_view_contrast_cannot_be_met_by_gathering_images_into_one_code():
+    """Where ``consistency`` is zero for one code shared by every image, the contrastive term is log(batch)."""
+    one_code = np.tile(np.sign(H[:1]), (6, 1))
+    assert value(losses.consistency(one_code, one_code)) == 0
+    assert value(losses.view_contrast(one_code, one_code)) == pytest.approx(math.log(6), rel=1e-5)
+    apart = np.sign(np.random.default_rng(1).standard_normal((6, 48))).astype(np.float32)  # views equal to them
+    assert value(losses.view_contrast(apart, apart)) < 0.5 * math.log(6)

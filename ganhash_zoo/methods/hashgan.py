@@ -11,6 +11,7 @@ Loss of the encoder/discriminator player, with t = (E(x) + 1) / 2:
          + w(step) * ( entropy_weight      * sum_k H(t_k)               minimum entropy
                      + balance_weight      * sum_k f_k log f_k + ...    uniform frequency
                      + consistency_weight  * ||t(x) - t(T(x))||^2       T: small rotation/shift/flip
+                     + contrastive_weight  * InfoNCE(h(x), h(T(x)))    the batch's other images as negatives
                      + independence_weight * ||W^T W - I||^2            hash-layer weights
                      + decorrelation_weight * mean_{k != l} corr(t_k, t_l)^2 )   codes over the batch
          + collaborative_weight * ||t(G([u, b])) - b01||^2              E recovers G's bits
@@ -30,6 +31,10 @@ a first GAN-only phase).
 
 The decorrelation term is ours: without it the bits of the pixel trunk came
 out strongly correlated (RESULTS.md, "Defaults chosen in the pixel era").
+The contrastive term is ours too (off by default; CIBHash's): the
+consistency term pulls a view's code to its image's but pushes nothing
+apart, so codes that keep near-duplicates apart from the rest of their
+class need it.
 """
 
 from __future__ import annotations
@@ -46,19 +51,20 @@ from .base import GANHasher, register_method
 class HashGAN(GANHasher):
     method_name = "hashgan"
     PLAYERS = ("encoder_discriminator", "generator")
-    LOGS = ("d_adv", "entropy", "balance", "consistency", "independence", "decorrelation", "collaborative", "triplet",
-            "g_feature_matching")
+    LOGS = ("d_adv", "entropy", "balance", "consistency", "contrast", "independence", "decorrelation", "collaborative",
+            "triplet", "g_feature_matching")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=64,
                  entropy_weight=0.5, balance_weight=1.0, consistency_weight=1.0, independence_weight=0.1,
                  collaborative_weight=1.0, triplet_weight=0.5, triplet_margin=0.5, hash_warmup_steps=0,
-                 decorrelation_weight=1.0, fused_passes=True, **kwargs):
+                 decorrelation_weight=1.0, contrastive_weight=0.0, contrast_temperature=0.3, fused_passes=True,
+                 **kwargs):
         hparams = dict(fused_passes=fused_passes, noise_dim=noise_dim, entropy_weight=entropy_weight,
                        balance_weight=balance_weight,
                        consistency_weight=consistency_weight, independence_weight=independence_weight,
-                       decorrelation_weight=decorrelation_weight,
-                       collaborative_weight=collaborative_weight, triplet_weight=triplet_weight,
-                       triplet_margin=triplet_margin, hash_warmup_steps=hash_warmup_steps)
+                       decorrelation_weight=decorrelation_weight, contrastive_weight=contrastive_weight,
+                       contrast_temperature=contrast_temperature, collaborative_weight=collaborative_weight,
+                       triplet_weight=triplet_weight, triplet_margin=triplet_margin, hash_warmup_steps=hash_warmup_steps)
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
         self.trunk = trunk(self.image_shape, width, name="shared_trunk")
         features = self.trunk.output_shape[-1]
@@ -102,13 +108,14 @@ class HashGAN(GANHasher):
             "entropy": losses.bit_entropy(t),
             "balance": losses.bit_balance(t),
             "consistency": losses.consistency(t, t_aug),
+            "contrast": losses.view_contrast(2 * t - 1, 2 * t_aug - 1, hp["contrast_temperature"]),
             "independence": losses.independence(self.hash_layer.trainable_variables[0]),
             "decorrelation": losses.bit_decorrelation(t),
             "collaborative": losses.collaborative(t_fake, b01),
             "triplet": losses.triplet(t_fake, t_pos, ops.roll(t_fake, 1, axis=0), hp["triplet_margin"]),
         }
         hashing = (hp["entropy_weight"] * terms["entropy"] + hp["balance_weight"] * terms["balance"]
-                   + hp["consistency_weight"] * terms["consistency"]
+                   + hp["consistency_weight"] * terms["consistency"] + hp["contrastive_weight"] * terms["contrast"]
                    + hp["independence_weight"] * terms["independence"]
                    + hp["decorrelation_weight"] * terms["decorrelation"])
         ranking = hp["collaborative_weight"] * terms["collaborative"] + hp["triplet_weight"] * terms["triplet"]
