@@ -64,7 +64,8 @@ class HashGAN(GANHasher):
                        consistency_weight=consistency_weight, independence_weight=independence_weight,
                        decorrelation_weight=decorrelation_weight, contrastive_weight=contrastive_weight,
                        contrast_temperature=contrast_temperature, collaborative_weight=collaborative_weight,
-                       triplet_weight=triplet_weight, triplet_margin=triplet_margin, hash_warmup_steps=hash_warmup_steps)
+                       triplet_weight=triplet_weight, triplet_margin=triplet_margin,
+                       hash_warmup_steps=hash_warmup_steps)
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
         self.trunk = trunk(self.image_shape, width, name="shared_trunk")
         features = self.trunk.output_shape[-1]
