@@ -135,6 +135,10 @@ def _run_record(training: dict) -> str:
 def _departures(entry) -> str:
     """Where ganhash-zoo's implementation departs from the paper (papers.py), as a paragraph, if it does."""
     changes = entry.paper.get("changes")
+    options = entry.training.get("method_options", {})
+    for option, text in entry.paper.get("option_changes", {}).items():
+        if changes and options.get(option):
+            changes += " " + text
     if changes and tuned_from(entry) is not None:
         changes += (f" This model's hashing network also fine-tunes the backbone's blocks {tuned_from(entry)}-15 "
                     "and head with the method's losses (see Backbone); generated and hard samples enter after them.")

@@ -4,7 +4,9 @@ Plain data, importable without Keras, so ``list_models``/``info`` and the
 model cards stay fast. Figures are copied from the papers' tables; a method
 with no ``reported`` figures is one whose tables could not be read.
 ``changes`` says, for the model cards, where ganhash-zoo departs from the
-paper and why (the evidence is in the method's module docstring).
+paper and why (the evidence is in the method's module docstring);
+``option_changes`` adds a sentence for a model whose recipe sets that method
+option.
 """
 
 METHODS = {
@@ -22,6 +24,12 @@ METHODS = {
                    "(`decorrelation_weight`, 1.0) is ours: without it the bits end up strongly correlated. The "
                    "zoo's recipe weighs the minimum-entropy term 1.0 and the consistency term 4.0, which keep "
                    "radius-2 balls filled.",
+        "option_changes": {
+            "contrastive_weight": "This model also learns with a contrastive term of ours (CIBHash's; "
+                                  "`contrastive_weight`): each image's code is pulled to its view's and pushed from "
+                                  "the other images' in the batch, so a near-duplicate keeps a code nearer its own "
+                                  "than its class's.",
+        },
         "reported": {
             "cifar10": {
                 "mAP@all": {16: 29.94, 32: 31.47, 64: 32.53},
