@@ -64,7 +64,7 @@ BACKBONES = {
     # the same weights at twice the compute, for codes that find a photo's mirror image (near-duplicate goal)
     "efficientnet-lite0-mirror": replace(_LITE0, name="efficientnet-lite0-mirror", mirrored=True),
 }
-DEFAULT_BACKBONE = "efficientnet-lite0"
+DEFAULT_BACKBONE = _LITE0.name
 LITE_MIN_IMAGES = 512  # below this many images the in-memory TensorFlow Lite conversion (~5 s) costs more than it saves
 
 
@@ -244,15 +244,29 @@ class _LiteRunner:
         return np.array(self.interpreter.get_tensor(self.output), dtype=np.float32)
 
 
-_LOADED: dict = {}  # (name, resolution[, cut_block]) -> FeatureExtractor: one verified read per process
+_LOADED: dict = {}  # (name, resolution[, cut_block]) -> FeatureExtractor
+_NETWORKS: dict = {}  # (weights sha256, resolution) -> network: one verified read per weight file and process
+
+
+def _pretrained_network(preset: BackbonePreset, resolution: int):
+    """The network with the preset's weights, shared by the presets that name the same file."""
+    from .nets.efficientnet_lite import efficientnet_lite0, load_torch_weights
+    from .nets.torch_checkpoint import read_legacy_state_dict
+
+    if (preset.sha256, resolution) not in _NETWORKS:
+        data = read_verified(preset.weight_path(), preset.sha256, f"the {preset.name} backbone")
+        network = efficientnet_lite0((resolution, resolution, 3), include_top=False)
+        load_torch_weights(network, read_legacy_state_dict(data))
+        network.trainable = False
+        _NETWORKS[preset.sha256, resolution] = network
+    return _NETWORKS[preset.sha256, resolution]
 
 
 def load_backbone(name: str = DEFAULT_BACKBONE, resolution: int | None = None,
                   cut_block: int | None = None) -> FeatureExtractor:
     """The named pretrained backbone, its weight file verified and read once per process; with ``cut_block``,
     its front up to that MBConv block (the same weights)."""
-    from .nets.efficientnet_lite import efficientnet_lite0, load_torch_weights, split_at_block
-    from .nets.torch_checkpoint import read_legacy_state_dict
+    from .nets.efficientnet_lite import split_at_block
 
     preset = get_preset(name)
     if preset.mirrored and cut_block is not None:
@@ -260,11 +274,7 @@ def load_backbone(name: str = DEFAULT_BACKBONE, resolution: int | None = None,
                          f"block; a model that fine-tunes blocks reads {_LITE0.name}'s")
     resolution = int(resolution or preset.resolution)
     if (name, resolution) not in _LOADED:
-        data = read_verified(preset.weight_path(), preset.sha256, f"the {name} backbone")
-        network = efficientnet_lite0((resolution, resolution, 3), include_top=False, name=name.replace("-", "_"))
-        load_torch_weights(network, read_legacy_state_dict(data))
-        network.trainable = False
-        _LOADED[name, resolution] = FeatureExtractor(preset, network, resolution)
+        _LOADED[name, resolution] = FeatureExtractor(preset, _pretrained_network(preset, resolution), resolution)
     if cut_block is None:
         return _LOADED[name, resolution]
     if (name, resolution, cut_block) not in _LOADED:

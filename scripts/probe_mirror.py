@@ -1,54 +1,35 @@
-"""Released models on mirror-averaged features: would a mirror-invariant encoder find near-duplicates?
+"""Models on plain and on mirror-averaged features: does a mirror-invariant encoder find near-duplicates?
 
 The near-duplicate check adds each query's copy, flipped left-right and
-shifted 2 px, to the database. This probe gives every image the mean of the
-backbone's pooled features of the image and of its mirror image (the
-mirrors' features are computed once and cached like any features), so a
-flip alone no longer moves a code, and prints each model's figures both
-ways beside ITQ fitted on either kind of features.
+shifted 2 px, to the database. The ``efficientnet-lite0-mirror`` backbone
+gives every image the mean of the pooled features of the image and of its
+mirror image, so a flip alone no longer moves a code. This probe evaluates
+each model on both backbones' features of its protocol (computed once and
+cached like any features) and prints the figures beside ITQ fitted on each.
 
-    python scripts/probe_mirror.py hashgan-cifar10-48bit uspah-cifar10-48bit --data-dir ../shared/datasets
+    python scripts/probe_mirror.py uspah-cifar10-48bit --data-dir ../shared/datasets
     python scripts/probe_mirror.py ./runs/sweep/X/encoder ...    # a run's encoder, written as a path
 
-Models that read a backbone's maps (``tail_block``) are refused: their
-mirrors' maps are not cached.
+Models that read a backbone's maps (``tail_block``) are refused: maps are not mirror-averaged.
 """
 
 import argparse
 
-import numpy as np
-
 from ganhash_zoo.baselines import ITQ
 from ganhash_zoo.cli import load_model
 from ganhash_zoo.datasets import load_protocol
-from ganhash_zoo.datasets.sources import ImageData
-from ganhash_zoo.datasets.transforms import near_duplicates
 from ganhash_zoo.feature_cache import model_inputs
 from ganhash_zoo.retrieval import Evaluator
 
+BACKBONES = {"plain": "efficientnet-lite0", "mirror-averaged": "efficientnet-lite0-mirror"}
 SHOWN = ("mAP@1000", "mAP@54000", "precision@r2", "distinct_codes", "copy_recall@10", "copy_median_rank")
 
 
-def mirrored(images: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(images[:, :, ::-1])
-
-
-def evaluators(protocol: str, backbone: str, data_dir) -> dict:
-    """{"plain": the protocol's evaluator on pooled features, "mirror-averaged": the same on averaged ones}."""
+def evaluators(protocol: str, data_dir) -> dict:
+    """{kind: (the protocol's evaluator on that backbone's features, the database's features)}."""
     pixels, split = load_protocol(protocol, data_dir=data_dir)
-    plain = model_inputs(pixels, backbone)
-    mirror = model_inputs(ImageData(mirrored(pixels.images), pixels.labels, pixels.class_names, pixels.parts),
-                          backbone)
-    averaged = (plain.images + mirror.images) / 2
-    copies = near_duplicates(pixels.images[split.query])
-    extract = plain.extractor.features
-    return {
-        "plain": (Evaluator.from_split(plain, split), plain.images[split.database]),
-        "mirror-averaged": (Evaluator(averaged[split.query], plain.labels[split.query], averaged[split.database],
-                                      plain.labels[split.database], cutoffs=split.map_cutoffs, protocol=split.name,
-                                      copies=(extract(copies) + extract(mirrored(copies))) / 2),
-                            averaged[split.database]),
-    }
+    inputs = {kind: model_inputs(pixels, backbone) for kind, backbone in BACKBONES.items()}
+    return {kind: (Evaluator.from_split(data, split), data.images[split.database]) for kind, data in inputs.items()}
 
 
 def main(argv=None):
@@ -58,14 +39,14 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     hashers = [load_model(name) for name in args.models]
-    if any(h.backbone is None or h.backbone.cut_block is not None for h in hashers):
-        parser.error("every model must read a backbone's pooled features (not pixels, not maps)")
-    if len({(h.entry.protocol, h.backbone.name, h.bits) for h in hashers}) != 1:
-        parser.error("the models must share one protocol, backbone and bit length")
+    if any(h.backbone is None or h.backbone.cut_block is not None or h.backbone.name not in BACKBONES.values()
+           for h in hashers):
+        parser.error(f"every model must read the pooled features of {' or '.join(BACKBONES.values())}")
+    if len({(h.entry.protocol, h.bits) for h in hashers}) != 1:
+        parser.error("the models must share one protocol and bit length")
     first = hashers[0]
     rows = []
-    for features, (evaluator, database) in evaluators(first.entry.protocol, first.backbone.name,
-                                                      args.data_dir).items():
+    for features, (evaluator, database) in evaluators(first.entry.protocol, args.data_dir).items():
         for label, hasher in zip(args.models, hashers):  # as given: a run carries its model's name
             rows.append((label, features, evaluator.evaluate(hasher.encoder, name=label).metrics))
         itq = ITQ(first.bits, seed=0).fit(database)  # ITQ fitted on the database's features of that kind

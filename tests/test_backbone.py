@@ -230,5 +230,6 @@ def test_the_mirrored_preset_averages_each_image_with_its_mirror_image():
     np.testing.assert_allclose(features, (plain.features(images) + plain.features(flipped)) / 2, atol=1e-4)
     assert not np.allclose(plain.features(images), plain.features(flipped), atol=1e-2)
     assert mirrored.key != plain.key and pretrained.load_backbone(**mirrored.spec()) is mirrored
+    assert mirrored.network is plain.network  # one weight file: read, verified and built once
     with pytest.raises(ValueError, match="no maps at a cut block"):
         pretrained.load_backbone("efficientnet-lite0-mirror", resolution=32, cut_block=12)
