@@ -206,6 +206,46 @@ def test_uspah_graph_codes_reach_the_batches_and_enter_the_encoder_loss_only_whe
         METHODS["uspah"](bits=8, image_shape=(12,), width=8, graph_code_weight=1.0)
 
 
+def test_uspah_contrastive_term_compares_each_image_with_its_view_only_when_weighted():
+    """On (N, 2, F) pairs of features and their views' the encoder's loss adds weight x InfoNCE between
+    the two views' codes; plain features have no views, so the term is left out there."""
+    rng = np.random.default_rng(0)
+    features = rng.uniform(0, 6, (64, 12)).astype("float32")
+    pairs = np.stack([features, features + rng.normal(0, 0.3, features.shape).astype("float32")], axis=1)
+    logs = {}
+    for weight, inputs in ((0.0, pairs), (2.0, pairs), (2.0, features)):
+        keras.utils.set_random_seed(0)  # the same initial weights and draws for every run
+        model = METHODS["uspah"](bits=8, image_shape=(12,), width=8, seed=0, contrastive_weight=weight)
+        model.compile(learning_rate=1e-3)
+        history = model.fit(inputs, batch_size=64, epochs=1, verbose=0, shuffle=False).history  # one step
+        logs[weight, inputs.ndim] = {k: v[-1] for k, v in history.items()}
+    assert logs[0.0, 3]["contrast"] == 0.0 and logs[2.0, 2]["contrast"] == 0.0
+    assert logs[2.0, 3]["contrast"] > 0
+    assert logs[2.0, 3]["encoder_loss"] - logs[0.0, 3]["encoder_loss"] == pytest.approx(
+        2.0 * logs[2.0, 3]["contrast"], rel=1e-3)
+    restored = METHODS["uspah"].from_config(model.get_config())
+    assert restored.hparams["contrastive_weight"] == 2.0 and restored.hparams["contrast_temperature"] == 0.3
+
+
+def test_dshgan_contrastive_term_enters_the_cnn_loss_only_when_weighted():
+    """On pairs of features and their views' the CNN's loss adds weight x InfoNCE between the labelled
+    images' codes and their views'."""
+    rng = np.random.default_rng(0)
+    features = rng.uniform(0, 6, (32, 12)).astype("float32")
+    pairs = np.stack([features, features + rng.normal(0, 0.3, features.shape).astype("float32")], axis=1)
+    labels = np.arange(32) % 4
+    logs = {}
+    for weight in (0.0, 2.0):
+        keras.utils.set_random_seed(0)  # the same initial weights and draws for both
+        model = METHODS["dshgan"](bits=8, image_shape=(12,), width=8, seed=0, num_classes=4,
+                                  contrastive_weight=weight)
+        model.compile(learning_rate=1e-3)
+        history = model.fit(pairs, labels, batch_size=32, epochs=1, verbose=0, shuffle=False).history  # one step
+        logs[weight] = {k: v[-1] for k, v in history.items()}
+    assert logs[0.0]["contrast"] == 0.0 and logs[2.0]["contrast"] > 0
+    assert logs[2.0]["cnn_loss"] - logs[0.0]["cnn_loss"] == pytest.approx(2.0 * logs[2.0]["contrast"], rel=1e-3)
+
+
 def test_ssah_decorrelation_term_enters_the_hasher_loss_only_when_weighted():
     """SSAH's bit-decorrelation term (ours, Fashion-MNIST's recipe) adds weight x term to H-Net's loss."""
     x, y = tiny_data(16)

@@ -12,13 +12,17 @@ image of another class (negative).
           + quantization_weight * (|h| - 1)^2
           + balance_weight * sum_k f_k log f_k + ...                     (our addition, off by default)
           + consistency_weight * ||h(x) - h(T(x))||^2                    (our addition, off by default)
+          + contrastive_weight * InfoNCE(h(x), h(T(x)))                  (our addition, off by default)
     L_G   = L_adv(synthetic -> 1) + classification_weight * CE(G(z, y), y)
 
 The hash stream learns from the triplets alone, and they hold only while the
 generator's classes differ: without more, the real codes can draw into one
 radius-2 ball (measured at 16 bits, RESULTS.md). The bit-balance term (HashGAN's
 uniform-frequency term, over the real anchors) keeps each bit firing for
-half of a batch.
+half of a batch. Codes that gather a class still tie an image's near-duplicate
+with hundreds of its class; the contrastive term (CIBHash's, as in HashGAN)
+pulls each labelled image's code to its augmented view's and pushes it from
+the batch's other images', so the class keeps many codes.
 
 On a pretrained backbone (the zoo's default) G(z, y) synthesises class-
 conditional feature vectors, the CNN is a dense trunk with the same three
@@ -50,19 +54,19 @@ class DSHGAN(GANHasher):
     method_name = "dshgan"
     PLAYERS = ("cnn", "generator")
     TAIL_TUNING = True
-    LOGS = ("adversarial", "triplet", "classification", "quantization", "balance", "consistency", "g_adversarial",
-            "g_classification")
+    LOGS = ("adversarial", "triplet", "classification", "quantization", "balance", "consistency", "contrast",
+            "g_adversarial", "g_classification")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10, noise_dim=64,
                  adversarial_weight=1.0, triplet_weight=1.0, triplet_margin=0.5, classification_weight=1.0,
                  synthetic_class_weight=0.5, quantization_weight=0.1, balance_weight=0.0, consistency_weight=0.0,
-                 fused_passes=True,
-                 **kwargs):
+                 contrastive_weight=0.0, contrast_temperature=0.3, fused_passes=True, **kwargs):
         hparams = dict(fused_passes=fused_passes, num_classes=num_classes, noise_dim=noise_dim, adversarial_weight=adversarial_weight,
                        triplet_weight=triplet_weight, triplet_margin=triplet_margin,
                        classification_weight=classification_weight, synthetic_class_weight=synthetic_class_weight,
                        quantization_weight=quantization_weight, balance_weight=balance_weight,
-                       consistency_weight=consistency_weight)
+                       consistency_weight=consistency_weight, contrastive_weight=contrastive_weight,
+                       contrast_temperature=contrast_temperature)
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
         self.trunk = trunk(self.image_shape, width, name="cnn_trunk")
         features = self.trunk.output_shape[-1]
@@ -96,7 +100,8 @@ class DSHGAN(GANHasher):
         if y is None:
             raise ValueError("DSH-GAN needs labels: fit(images, labels) or SemiSupervisedBatches")
         x, x_views = self.split_views(x)
-        views = None if x_views is None or not self.hparams["consistency_weight"] else (x, x_views)
+        compared = self.hparams["consistency_weight"] or self.hparams["contrastive_weight"]
+        views = None if x_views is None or not compared else (x, x_views)
         x = self.mix_views(x, x_views)
         if x_unlabeled is not None:
             x_unlabeled = self.mix_views(*self.split_views(x_unlabeled))
@@ -138,14 +143,16 @@ class DSHGAN(GANHasher):
                 "quantization": losses.quantization(h_anchor),
                 "balance": losses.bit_balance((h_anchor + 1.0) / 2.0),
             }
-            if views is not None:  # the codes of an image and of its augmented view T(x) agree
-                terms["consistency"] = losses.consistency(*ops.split(
-                    ops.tanh(self.hash_layer(self.trunk(self.pooled(ops.concatenate(views, axis=0)), training=True))),
-                    2))
+            if views is not None:  # the codes of an image and of its augmented view T(x)
+                h, h_view = ops.split(ops.tanh(self.hash_layer(
+                    self.trunk(self.pooled(ops.concatenate(views, axis=0)), training=True))), 2)
+                terms["consistency"] = losses.consistency(h, h_view)
+                terms["contrast"] = losses.view_contrast(h, h_view, hp["contrast_temperature"])
             total = (hp["adversarial_weight"] * terms["adversarial"] + hp["triplet_weight"] * terms["triplet"]
                      + hp["classification_weight"] * terms["classification"]
                      + hp["quantization_weight"] * terms["quantization"] + hp["balance_weight"] * terms["balance"]
-                     + hp["consistency_weight"] * terms.get("consistency", 0.0))
+                     + hp["consistency_weight"] * terms.get("consistency", 0.0)
+                     + hp["contrastive_weight"] * terms.get("contrast", 0.0))
             return total, terms
 
         logs = self.update("cnn", cnn_loss)

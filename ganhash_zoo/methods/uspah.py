@@ -48,10 +48,16 @@ that target, the view's too, so the codes keep the training set's
 neighbourhoods and near-duplicates share the image's target. The batches of
 ``fit_inputs`` carry the targets; plain images train without the term.
 
+The similarity targets pull neighbours together but tell an image's
+near-duplicate from its neighbours nowhere. With ``contrastive_weight`` > 0
+(ours, off by default; CIBHash's term, as in HashGAN) each image's code is
+pulled to its augmented view's and pushed from the batch's other images'.
+
     L_E = similarity_weight * sum(W * (E(x) E(x)^T / K - S)^2) / sum(W)
         + quantization_weight * mean((|E(x)| - 1)^2) + balance_weight * balance
         + decorrelation_weight * mean_{k != l} corr(h_k, h_l)^2
         + graph_code_weight * mean((E(x) - t(x))^2)
+        + contrastive_weight * InfoNCE(E(x), E(T(x)))
         + adversarial_weight * (D(x, E(x)) -> fake)
     L_G = (D(G(b), b) -> real) + cycle_weight * ||E(G(b)) - b||^2
     L_D = (D(x, E(x)) -> real) + (D(G(b), b) -> fake)
@@ -106,14 +112,14 @@ SIMILARITY_FEATURES = ("inputs", "pixels", "patches")  # the backbone's features
 class USPAH(GANHasher):
     method_name = "uspah"
     PLAYERS = ("discriminator", "encoder", "generator")
-    LOGS = ("similarity", "quantization", "balance", "decorrelation", "graph_code", "e_adversarial", "g_adversarial",
-            "cycle")
+    LOGS = ("similarity", "quantization", "balance", "decorrelation", "graph_code", "contrast", "e_adversarial",
+            "g_adversarial", "cycle")
 
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, noise_dim=32, feature_dim=128,
                  neighbours=3, feature_weight=0.5, similarity_weight=1.0, quantization_weight=0.1,
                  balance_weight=0.1, adversarial_weight=0.01, cycle_weight=1.0, dissimilar_target=0.0,
                  decorrelation_weight=0.0, features=None, centroids=256, far_fraction=1.0, graph_neighbours=0,
-                 graph_code_weight=0.0, **kwargs):
+                 graph_code_weight=0.0, contrastive_weight=0.0, contrast_temperature=0.3, **kwargs):
         features = features or ("inputs" if len(image_shape) == 1 else "pixels")
         if features not in SIMILARITY_FEATURES:
             raise ValueError(f"features must be one of {SIMILARITY_FEATURES}, got {features!r}")
@@ -123,6 +129,7 @@ class USPAH(GANHasher):
             raise ValueError("graph_code_weight needs the training set's neighbour graph: set graph_neighbours > 0")
         hparams = dict(noise_dim=noise_dim, feature_dim=feature_dim, neighbours=neighbours, features=features,
                        graph_neighbours=graph_neighbours, graph_code_weight=graph_code_weight,
+                       contrastive_weight=contrastive_weight, contrast_temperature=contrast_temperature,
                        centroids=centroids, far_fraction=far_fraction,
                        dissimilar_target=dissimilar_target, decorrelation_weight=decorrelation_weight,
                        feature_weight=feature_weight, similarity_weight=similarity_weight,
@@ -212,7 +219,10 @@ class USPAH(GANHasher):
         b = self.random_bits(ops.shape(x)[0])
         fake = ops.stop_gradient(self._generate(b))
         similarity, pair_weights = (ops.stop_gradient(t) for t in semantic_similarity(
-            x if self.features is None else self.features(x), hp["neighbours"], hp["feature_weight"], hp["dissimilar_target"], hp["far_fraction"]))
+            x if self.features is None else self.features(x), hp["neighbours"], hp["feature_weight"],
+            hp["dissimilar_target"], hp["far_fraction"]))
+        # the contrastive term compares both views; with no views (pixels, plain features) it is left out
+        pairs = None if views is None or not hp["contrastive_weight"] else ops.concatenate([x, views], axis=0)
         x = self.mix_views(x, views)  # S comes from the images themselves; the codes learn from either view
 
         def discriminator_loss():
@@ -231,13 +241,15 @@ class USPAH(GANHasher):
                 "balance": losses.bit_balance((h + 1.0) / 2.0),
                 "decorrelation": losses.bit_decorrelation(h),
                 "graph_code": ops.zeros(()) if targets is None else losses.consistency(h, targets),
+                "contrast": ops.zeros(()) if pairs is None else losses.view_contrast(
+                    *ops.split(self._encoder(pairs, training=True), 2), hp["contrast_temperature"]),
                 # E plays against D: its real pairs should look generated
                 "e_adversarial": losses.generator_loss(-self.discriminator([x, h], training=True)),
             }
             total = (hp["similarity_weight"] * terms["similarity"] + hp["quantization_weight"] * terms["quantization"]
                      + hp["balance_weight"] * terms["balance"] + hp["adversarial_weight"] * terms["e_adversarial"]
                      + hp["decorrelation_weight"] * terms["decorrelation"]
-                     + hp["graph_code_weight"] * terms["graph_code"])
+                     + hp["graph_code_weight"] * terms["graph_code"] + hp["contrastive_weight"] * terms["contrast"])
             return total, terms
 
         logs.update(self.update("encoder", encoder_loss))
