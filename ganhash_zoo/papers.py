@@ -9,6 +9,11 @@ paper and why (the evidence is in the method's module docstring);
 option.
 """
 
+# the view-contrastive term (``losses.view_contrast``) some recipes add to their method
+CONTRASTIVE_CHANGE = ("This model also learns with a contrastive term of ours (CIBHash's; `contrastive_weight`): each "
+                      "image's code is pulled to its view's and pushed from the other images' in the batch, so a "
+                      "near-duplicate keeps a code nearer its own than its neighbours'.")
+
 METHODS = {
     "hashgan": {
         "title": "Unsupervised Deep Generative Adversarial Hashing Network",
@@ -24,12 +29,7 @@ METHODS = {
                    "(`decorrelation_weight`, 1.0) is ours: without it the bits end up strongly correlated. The "
                    "zoo's recipe weighs the minimum-entropy term 1.0 and the consistency term 4.0, which keep "
                    "radius-2 balls filled.",
-        "option_changes": {
-            "contrastive_weight": "This model also learns with a contrastive term of ours (CIBHash's; "
-                                  "`contrastive_weight`): each image's code is pulled to its view's and pushed from "
-                                  "the other images' in the batch, so a near-duplicate keeps a code nearer its own "
-                                  "than its class's.",
-        },
+        "option_changes": {"contrastive_weight": CONTRASTIVE_CHANGE},
         "reported": {
             "cifar10": {
                 "mAP@all": {16: 29.94, 32: 31.47, 64: 32.53},
@@ -56,6 +56,7 @@ METHODS = {
                    "keep-neighbours-together objective). These codes carry the released figures: on "
                    "validation, USPAH's in-batch and adversarial terms moved mAP by at most 0.004 beside them "
                    "(RESULTS.md).",
+        "option_changes": {"contrastive_weight": CONTRASTIVE_CHANGE},
         "reported": {},
     },
     "dshgan": {

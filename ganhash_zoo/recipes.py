@@ -7,8 +7,8 @@ EfficientNet-Lite0 backbone's cached features (the zoo's default backbone),
 with dense networks of ``width`` 512 (the encoder is then 1.4 MB in
 float16), except the supervised methods' CIFAR-10 48-bit models, which
 fine-tune the backbone's blocks 12-15 and head with their own losses
-(``tail_block``; 3.4 MB encoders with int8 kernels), and HashGAN's, which
-reads the mirror-averaged features (``efficientnet-lite0-mirror``). Recipes are chosen on the protocol's
+(``tail_block``; 3.4 MB encoders with int8 kernels), and HashGAN's and
+USPAH's, which read the mirror-averaged features (``efficientnet-lite0-mirror``). Recipes are chosen on the protocol's
 validation split (validation mAP, precision@r2 and near-duplicate recall in
 each run's log; ``scripts/sweep.py`` compares variants), never on the
 queries; the sweeps behind each choice are in RESULTS.md.
@@ -51,6 +51,10 @@ BY_MODEL = {
     ("hashgan", "cifar10", 48): dict(
         backbone="efficientnet-lite0-mirror",
         method_options={**RECIPES["hashgan"]["method_options"], "contrastive_weight": 0.5}),
+    # the same for USPAH, whose neighbour targets had left copies tied with their neighbours
+    ("uspah", "cifar10", 48): dict(
+        backbone="efficientnet-lite0-mirror",
+        method_options={**RECIPES["uspah"]["method_options"], "contrastive_weight": 1.0}),
     # the supervised goal at 48 bits: the hashing player fine-tunes EfficientNet-Lite0's blocks 12-15 and head
     # (the plain classifier so fine-tuned gained 0.2 mAP over the frozen one); a few epochs, since every real
     # image now passes four blocks. Fine-tuned, FakeReg's and SSAH's codes gather each class into fewer codes
