@@ -20,9 +20,11 @@ generator's classes differ: without more, the real codes can draw into one
 radius-2 ball (measured at 16 bits, RESULTS.md). The bit-balance term (HashGAN's
 uniform-frequency term, over the real anchors) keeps each bit firing for
 half of a batch. Codes that gather a class still tie an image's near-duplicate
-with hundreds of its class; the contrastive term (CIBHash's, as in HashGAN)
-pulls each labelled image's code to its augmented view's and pushes it from
-the batch's other images', so the class keeps many codes.
+with the images of its class that share its code; the contrastive term
+(CIBHash's, as in HashGAN) pulls each labelled image's code to its augmented
+view's and pushes it from the batch's other images', so the class keeps more
+codes, at a cost in class retrieval (RESULTS.md, "DSH-GAN: how many copies a
+contrastive term buys").
 
 On a pretrained backbone (the zoo's default) G(z, y) synthesises class-
 conditional feature vectors, the CNN is a dense trunk with the same three
