@@ -155,7 +155,6 @@ class FeatureExtractor:
         self.name, self.feature_dim = preset.name, preset.feature_dim
         self.cut_block = cut_block
         self.feature_shape = tuple(network.output_shape[1:])  # what features() gives each image
-        self._lite = None
 
     @property
     def key(self) -> str:
@@ -210,7 +209,7 @@ class FeatureExtractor:
 
         if keras.backend.backend() != "tensorflow":
             return self._run_keras
-        if self._lite is None:
+        if id(self.network) not in _LITE_RUNNERS:  # presets sharing a network share its conversion
             import tensorflow as tf
 
             lite_api = getattr(tf, "lite", None)
@@ -221,8 +220,8 @@ class FeatureExtractor:
                 flatbuffer = lite_api.TFLiteConverter.from_keras_model(self.network).convert()
                 interpreter = lite_api.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
                 interpreter.allocate_tensors()  # applies the XNNPACK delegate, which announces itself on stderr
-            self._lite = _LiteRunner(interpreter)
-        return self._lite
+            _LITE_RUNNERS[id(self.network)] = (self.network, _LiteRunner(interpreter))
+        return _LITE_RUNNERS[id(self.network)][1]
 
     def __repr__(self):
         return f"FeatureExtractor({self.name!r}, {self.resolution}px, {self.feature_shape})"
@@ -246,6 +245,9 @@ class _LiteRunner:
 
 _LOADED: dict = {}  # (name, resolution[, cut_block]) -> FeatureExtractor
 _NETWORKS: dict = {}  # (weights sha256, resolution) -> network: one verified read per weight file and process
+# id(network) -> (network, its TensorFlow Lite runner): one conversion per network and process; holding the
+# network keeps its id from being reused
+_LITE_RUNNERS: dict = {}
 
 
 def _pretrained_network(preset: BackbonePreset, resolution: int):

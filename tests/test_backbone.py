@@ -14,6 +14,7 @@ import pickle
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -102,6 +103,7 @@ def _with_weights_of(network, size):
 
 BACKEND_SCRIPT = """
 import json, os, sys
+import keras
 import numpy as np
 from ganhash_zoo.pretrained import load_backbone
 extractor = load_backbone()
@@ -231,5 +233,8 @@ def test_the_mirrored_preset_averages_each_image_with_its_mirror_image():
     assert not np.allclose(plain.features(images), plain.features(flipped), atol=1e-2)
     assert mirrored.key != plain.key and pretrained.load_backbone(**mirrored.spec()) is mirrored
     assert mirrored.network is plain.network  # one weight file: read, verified and built once
+    if keras.backend.backend() == "tensorflow":  # and that network converted to TensorFlow Lite once
+        assert isinstance(plain.runner("lite"), pretrained._LiteRunner)
+        assert mirrored.runner("lite") is plain.runner("lite")
     with pytest.raises(ValueError, match="no maps at a cut block"):
         pretrained.load_backbone("efficientnet-lite0-mirror", resolution=32, cut_block=12)
