@@ -48,8 +48,8 @@ that target, the view's too, so the codes keep the training set's
 neighbourhoods and near-duplicates share the image's target. The batches of
 ``fit_inputs`` carry the targets; plain images train without the term.
 
-The similarity targets pull neighbours together but tell an image's
-near-duplicate from its neighbours nowhere. With ``contrastive_weight`` > 0
+The similarity targets pull neighbours together, and nothing in them tells
+an image's near-duplicate from its neighbours. With ``contrastive_weight`` > 0
 (ours, off by default; CIBHash's term, as in HashGAN) each image's code is
 pulled to its augmented view's and pushed from the batch's other images'.
 
