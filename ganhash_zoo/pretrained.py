@@ -209,7 +209,7 @@ class FeatureExtractor:
 
         if keras.backend.backend() != "tensorflow":
             return self._run_keras
-        if id(self.network) not in _LITE_RUNNERS:  # presets sharing a network share its conversion
+        if self.network not in _LITE_RUNNERS:  # presets sharing a network share its conversion
             import tensorflow as tf
 
             lite_api = getattr(tf, "lite", None)
@@ -220,8 +220,8 @@ class FeatureExtractor:
                 flatbuffer = lite_api.TFLiteConverter.from_keras_model(self.network).convert()
                 interpreter = lite_api.Interpreter(model_content=flatbuffer, num_threads=os.cpu_count())
                 interpreter.allocate_tensors()  # applies the XNNPACK delegate, which announces itself on stderr
-            _LITE_RUNNERS[id(self.network)] = (self.network, _LiteRunner(interpreter))
-        return _LITE_RUNNERS[id(self.network)][1]
+            _LITE_RUNNERS[self.network] = _LiteRunner(interpreter)
+        return _LITE_RUNNERS[self.network]
 
     def __repr__(self):
         return f"FeatureExtractor({self.name!r}, {self.resolution}px, {self.feature_shape})"
@@ -245,9 +245,7 @@ class _LiteRunner:
 
 _LOADED: dict = {}  # (name, resolution[, cut_block]) -> FeatureExtractor
 _NETWORKS: dict = {}  # (weights sha256, resolution) -> network: one verified read per weight file and process
-# id(network) -> (network, its TensorFlow Lite runner): one conversion per network and process; holding the
-# network keeps its id from being reused
-_LITE_RUNNERS: dict = {}
+_LITE_RUNNERS: dict = {}  # network (hashed by identity, as Keras models are) -> its TensorFlow Lite runner
 
 
 def _pretrained_network(preset: BackbonePreset, resolution: int):

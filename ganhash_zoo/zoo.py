@@ -94,6 +94,12 @@ class PretrainedHasher:
         self.image_shape = None if backbone else tuple(encoder.input_shape[1:])
         self._evaluators = {}  # data_dir -> Evaluator: another data_dir is another evaluation
 
+    @property
+    def reads(self) -> tuple:
+        """What the encoder reads of a dataset, as ``model_inputs`` takes it: (the backbone's name, or pixels,
+        and the block whose maps it reads, or None)."""
+        return (self.backbone.name, self.backbone.cut_block) if self.backbone else (PIXELS, None)
+
     def features(self, images) -> np.ndarray:
         """What the encoder reads: the backbone's features of ``images`` (pixels, validated, for a pixel model)."""
         if self.backbone is None:
@@ -162,8 +168,7 @@ class PretrainedHasher:
         protocol = protocol or self.entry.protocol
         key = (protocol, split, str(Path(data_dir).resolve()) if data_dir else None)
         if key not in self._evaluators:
-            backbone = self.backbone.name if self.backbone else PIXELS
-            cut_block = self.backbone.cut_block if self.backbone else None
+            backbone, cut_block = self.reads
             self._evaluators[key] = protocol_evaluator(protocol, backbone, data_dir, split, cut_block=cut_block)
         return self._evaluators[key]
 

@@ -19,17 +19,11 @@ import numpy as np
 
 from ganhash_zoo.cli import load_model
 from ganhash_zoo.datasets import load_protocol
-from ganhash_zoo.feature_cache import PIXELS, model_inputs
+from ganhash_zoo.feature_cache import model_inputs
 from ganhash_zoo.retrieval import encode_images
 from ganhash_zoo.retrieval.code_quality import code_spread, near_duplicate_figures
 
 SHOWN = ("copy_recall@10", "copy_median_rank", "distinct_codes")
-
-
-def inputs_key(hasher) -> tuple:
-    """What a model reads: (its backbone's name, or pixels, and the block it cuts at)."""
-    backbone = hasher.backbone
-    return (backbone.name, backbone.cut_block) if backbone else (PIXELS, None)
 
 
 def main(argv=None):
@@ -43,18 +37,19 @@ def main(argv=None):
         parser.error("the models must share one protocol")
     pixels, split = load_protocol(hashers[0].entry.protocol, data_dir=args.data_dir)
     database = np.setdiff1d(split.database, split.val)
-    inputs = {}
+    inputs = {}  # what a model reads -> (those inputs, the validation copies' inputs): shared by models reading it
     print(f"{hashers[0].entry.protocol}: {len(split.val)} validation queries and their copies, "
           f"{len(database):,} database images")
     print("| model | " + " | ".join(SHOWN) + " |")
     print("|---|" + "---|" * len(SHOWN))
     for label, hasher in zip(args.models, hashers):
-        key = inputs_key(hasher)
-        if key not in inputs:  # models on the same backbone share its cached features
-            inputs[key] = model_inputs(pixels, key[0], cut_block=key[1])
-        data = inputs[key]
+        if hasher.reads not in inputs:
+            backbone, cut_block = hasher.reads
+            data = model_inputs(pixels, backbone, cut_block=cut_block)
+            inputs[hasher.reads] = data, data.copies_of(split.val)  # the copies' features are computed, not cached
+        data, copy_inputs = inputs[hasher.reads]
         queries = encode_images(hasher.encoder, data.images[split.val], desc="encoding queries")
-        copies = encode_images(hasher.encoder, data.copies_of(split.val), desc="encoding copies")
+        copies = encode_images(hasher.encoder, copy_inputs, desc="encoding copies")
         db_codes = encode_images(hasher.encoder, data.images[database], desc="encoding database")
         metrics = {**near_duplicate_figures(queries, copies, db_codes), **code_spread(db_codes)}
         print(f"| {label} | " + " | ".join(

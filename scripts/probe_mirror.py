@@ -39,8 +39,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     hashers = [load_model(name) for name in args.models]
-    if any(h.backbone is None or h.backbone.cut_block is not None or h.backbone.name not in BACKBONES.values()
-           for h in hashers):
+    if any(h.reads not in {(backbone, None) for backbone in BACKBONES.values()} for h in hashers):
         parser.error(f"every model must read the pooled features of {' or '.join(BACKBONES.values())}")
     if len({(h.entry.protocol, h.bits) for h in hashers}) != 1:
         parser.error("the models must share one protocol and bit length")

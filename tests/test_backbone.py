@@ -103,7 +103,6 @@ def _with_weights_of(network, size):
 
 BACKEND_SCRIPT = """
 import json, os, sys
-import keras
 import numpy as np
 from ganhash_zoo.pretrained import load_backbone
 extractor = load_backbone()

@@ -206,12 +206,17 @@ def test_uspah_graph_codes_reach_the_batches_and_enter_the_encoder_loss_only_whe
         METHODS["uspah"](bits=8, image_shape=(12,), width=8, graph_code_weight=1.0)
 
 
+def features_and_views(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 12) features as a backbone gives them, and (n, 2, 12) pairs of them and their views' (nearby)."""
+    rng = np.random.default_rng(0)
+    features = rng.uniform(0, 6, (n, 12)).astype("float32")
+    return features, np.stack([features, features + rng.normal(0, 0.3, features.shape).astype("float32")], axis=1)
+
+
 def test_uspah_contrastive_term_compares_each_image_with_its_view_only_when_weighted():
     """On (N, 2, F) pairs of features and their views' the encoder's loss adds weight x InfoNCE between
     the two views' codes; plain features have no views, so the term is left out there."""
-    rng = np.random.default_rng(0)
-    features = rng.uniform(0, 6, (64, 12)).astype("float32")
-    pairs = np.stack([features, features + rng.normal(0, 0.3, features.shape).astype("float32")], axis=1)
+    features, pairs = features_and_views(64)
     logs = {}
     for weight, inputs in ((0.0, pairs), (2.0, pairs), (2.0, features)):
         keras.utils.set_random_seed(0)  # the same initial weights and draws for every run
@@ -230,9 +235,7 @@ def test_uspah_contrastive_term_compares_each_image_with_its_view_only_when_weig
 def test_dshgan_contrastive_term_enters_the_cnn_loss_only_when_weighted():
     """On pairs of features and their views' the CNN's loss adds weight x InfoNCE between the labelled
     images' codes and their views'."""
-    rng = np.random.default_rng(0)
-    features = rng.uniform(0, 6, (32, 12)).astype("float32")
-    pairs = np.stack([features, features + rng.normal(0, 0.3, features.shape).astype("float32")], axis=1)
+    _, pairs = features_and_views(32)
     labels = np.arange(32) % 4
     logs = {}
     for weight in (0.0, 2.0):
