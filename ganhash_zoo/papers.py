@@ -13,6 +13,12 @@ option.
 CONTRASTIVE_CHANGE = ("This model also learns with a contrastive term of ours (CIBHash's; `contrastive_weight`): each "
                       "image's code is pulled to its view's and pushed from the other images' in the batch, so a "
                       "near-duplicate keeps a code nearer its own than its neighbours'.")
+# the fixed bits some recipes append to their method's code (``instance_bits``, methods/base.py)
+INSTANCE_BITS_CHANGE = ("The last `instance_bits` bits of this model's code are ours, not learned by the method: ITQ "
+                        "bits of what the frozen part of the backbone gives (maps average-pooled), whitened against "
+                        "what a flip or a shift does to them (`InvariantITQ`, fitted on the training images and their "
+                        "augmented views), so that a near-duplicate stands out from the rest of its class; the method "
+                        "learns the other bits.")
 
 METHODS = {
     "hashgan": {
@@ -71,6 +77,7 @@ METHODS = {
                    "feature space. A bit-balance term over the real codes (`balance_weight`, 0.1 in the zoo) is "
                    "ours: it keeps codes apart inside a class, so a near-duplicate of a photo can still be told "
                    "from the rest of its class.",
+        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE},
         "reported": {},
     },
     "fakereg": {
@@ -84,6 +91,7 @@ METHODS = {
                    "maximum-entropy term acts on the hasher's codes of those. The zoo asks same-class codes to agree "
                    "on three quarters of their bits rather than all (`similar_target=0.5`; the paper's pairwise "
                    "target is 1), which keeps more of a class's codes apart.",
+        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE},
         "reported": {},
     },
     "ssah": {
@@ -100,6 +108,7 @@ METHODS = {
                    "their bits (`similar_target=0.5`) rather than all. On Fashion-MNIST a bit-decorrelation term "
                    "(ours, `decorrelation_weight` in the recipe) keeps the codes spread inside each class, which "
                    "the similarity loss alone gathered into a few codes.",
+        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE},
         "reported": {},
     },
 }

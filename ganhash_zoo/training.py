@@ -140,7 +140,8 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0
             if evaluator is None or logs is None or (epoch + 1) % eval_every:
                 return
             metrics = evaluator.evaluate(model.encoder, name="val").metrics
-            logs.update({f"val_{name}": metrics[name] for name in validation_metric_names(evaluator) if name in metrics})
+            logs.update({f"val_{name}": metrics[name] for name in validation_metric_names(evaluator)
+                         if name in metrics})
 
     class StopBeforeDeadline(keras.callbacks.Callback):
         """Ends ``fit`` after an epoch's checkpoint when one more epoch would not finish by ``stop_by``."""
@@ -317,7 +318,9 @@ def train_on(config: TrainConfig, data, out="runs/model", verbose: int = 1, stop
                        lambda done: stage.fit_inputs(stage_images, None, None, config.batch_size, config.seed, done)):
             return {"name": config.name, "status": "paused", "stage": "gan", "epochs_done": epochs_done(stage_dir)}
         kwargs.update(method.from_first_stage(stage))
-    model = method(**kwargs).prepare(data.images[pool], seed=config.seed)
+    model = method(**kwargs)
+    # on a backbone, training inputs pair each image with its augmented view; instance bits are fitted on both
+    model.prepare(data.images[pool], seed=config.seed, views=images[:, 1] if model.instance_bits else None)
     if model.tail is not None:  # restore() below replaces these with a resumed run's
         set_tail_weights(model.tail, load_backbone(data.extractor.name, data.extractor.resolution).network)
     model.compile(learning_rate=config.learning_rate)

@@ -3,8 +3,9 @@
 A supervised code gathers each class into a few nearby codes, so a query's
 near-duplicate ties with hundreds of images of its class. This probe keeps
 the first ``code bits - K`` bits of a model's code and appends K bits that
-no class loss reached: ITQ, fitted on the protocol's labelled training
-images, on features of the frozen backbone -- the model's own input maps
+no class loss reached: ITQ (``--invariant``: InvariantITQ, which also reads
+their augmented views), fitted on the protocol's labelled training images,
+on features of the frozen backbone -- the model's own input maps
 (``tail_block`` models), average-pooled, or a preset's pooled features. For
 each K it prints the test protocol's headline mAP and near-duplicate
 figures: a record of the trade (RESULTS.md), not a recipe chosen on test data.
@@ -13,13 +14,14 @@ figures: a record of the trade (RESULTS.md), not a recipe chosen on test data.
         --data-dir ../shared/datasets
     python scripts/probe_instance_bits.py dshgan-cifar10-48bit --features efficientnet-lite0-mirror ...
     python scripts/probe_instance_bits.py ./runs/dsh24/encoder --code-bits 48 --instance-bits 24 ...
+    python scripts/probe_instance_bits.py dshgan-cifar10-48bit --invariant --instance-bits 16 20 ...
 """
 
 import argparse
 
 import numpy as np
 
-from ganhash_zoo.baselines import ITQ
+from ganhash_zoo.baselines import ITQ, InvariantITQ
 from ganhash_zoo.cli import load_model
 from ganhash_zoo.datasets import get_protocol, load_protocol
 from ganhash_zoo.feature_cache import model_inputs
@@ -46,6 +48,8 @@ def main(argv=None):
     parser.add_argument("--features", default=MAPS, help=f"'{MAPS}' (the model's input maps, average-pooled) or a "
                         "backbone preset whose pooled features the instance bits read")
     parser.add_argument("--code-bits", type=int, default=None, help="the code's length (default: the model's)")
+    parser.add_argument("--invariant", action="store_true", help="InvariantITQ, fitted on the training images and "
+                        "their augmented views, instead of ITQ")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     hasher = load_model(args.model)
@@ -60,23 +64,23 @@ def main(argv=None):
     data = model_inputs(pixels, backbone, cut_block=cut_block)
     query, database, copies = (signs(hasher, inputs) for inputs in
                                (data.images[split.query], data.images[split.database], data.copies_of(split.query)))
-    if args.features == MAPS:
-        features = {"train": pooled_maps(data.images[split.train]), "query": pooled_maps(data.images[split.query]),
-                    "database": pooled_maps(data.images[split.database]),
-                    "copies": pooled_maps(data.copies_of(split.query))}
-    else:
-        pooled = model_inputs(pixels, args.features)
-        features = {"train": pooled.images[split.train], "query": pooled.images[split.query],
-                    "database": pooled.images[split.database], "copies": pooled.copies_of(split.query)}
+    source, pool = (data, pooled_maps) if args.features == MAPS else (model_inputs(pixels, args.features), np.asarray)
+    features = {"train": source.images[split.train], "query": source.images[split.query],
+                "database": source.images[split.database], "copies": source.copies_of(split.query)}
+    if args.invariant:
+        features["views"] = source.views_of(split.train)
+    features = {kind: pool(inputs) for kind, inputs in features.items()}
     evaluator = Evaluator(pack(query), data.labels[split.query], pack(database), data.labels[split.database],
                           cutoffs=split.map_cutoffs, protocol=split.name)
+    hasher_name = "InvariantITQ" if args.invariant else "ITQ"
     headline = f"mAP@{get_protocol(split.name).headline_cutoff or len(split.database)}"
-    print(f"{args.model} on {split.name}: the first bits of its code, then K ITQ bits of "
+    print(f"{args.model} on {split.name}: the first bits of its code, then K {hasher_name} bits of "
           f"{args.features if args.features != MAPS else f'its block-{cut_block} input maps, average-pooled'}")
     print(f"| instance bits K | model bits kept | {headline} | " + " | ".join(SHOWN) + " |")
     print("|---|---|---|" + "---|" * len(SHOWN))
     for k in args.instance_bits:
-        itq = ITQ(k, seed=0, features=np.asarray).fit(features["train"]) if k else None
+        hasher_class, fit_on = (InvariantITQ, ("train", "views")) if args.invariant else (ITQ, ("train",))
+        itq = hasher_class(k, seed=0, features=np.asarray).fit(*(features[kind] for kind in fit_on)) if k else None
 
         def codes(model_signs, kind):
             kept = model_signs[:, :code_bits - k]

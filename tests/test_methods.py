@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 
+from ganhash_zoo.baselines import InvariantITQ
+from ganhash_zoo.export import load_encoder, load_trainable_model, save_encoder
 from ganhash_zoo.methods import METHODS
 from ganhash_zoo.methods.uspah import semantic_similarity
 
@@ -263,3 +265,34 @@ def test_ssah_decorrelation_term_enters_the_hasher_loss_only_when_weighted():
     assert logs[0.0]["decorrelation"] == pytest.approx(logs[2.0]["decorrelation"], rel=1e-5)
     assert logs[2.0]["hasher_loss"] - logs[0.0]["hasher_loss"] == pytest.approx(2.0 * logs[2.0]["decorrelation"],
                                                                                 rel=1e-3)
+
+
+def test_instance_bits_follow_the_learned_code_fit_after_it_and_survive_export(tmp_path):
+    """bits=12 with 4 instance bits: the method learns 8, and its encoder appends InvariantITQ's 4 bits of the
+    same inputs (fitted by prepare on the images and their views); fitting changes only the learned part,
+    and the exported encoder and method config give back the same codes and split."""
+    features, pairs = features_and_views(64)
+    model = METHODS["dshgan"](bits=12, image_shape=(12,), width=8, seed=0, num_classes=4, instance_bits=4)
+    model.prepare(features, seed=0, views=pairs[:, 1])
+    instance = InvariantITQ(4, seed=0, features=np.asarray).fit(features, pairs[:, 1]).project(features) > 0
+    model.compile(learning_rate=1e-3)
+    model.fit(pairs, np.arange(64) % 4, batch_size=32, epochs=1, verbose=0)
+    codes = np.asarray(model.encoder.predict(features, verbose=0))
+    assert model.bits == 8 and codes.shape == (64, 12)
+    np.testing.assert_array_equal(codes[:, :8] > 0, np.asarray(model._encoder.predict(features, verbose=0)) > 0)
+    np.testing.assert_array_equal(codes[:, 8:] > 0, instance)
+    save_encoder(model.encoder, tmp_path, {"bits": 12, "method": "dshgan"}, half=False, model=model,
+                 model_weights=False)
+    np.testing.assert_array_equal(load_encoder(tmp_path).predict(features, verbose=0) > 0, codes > 0)
+    restored = load_trainable_model(tmp_path)
+    assert (restored.bits, restored.instance_bits) == (8, 4)
+    np.testing.assert_array_equal(restored.encoder.predict(features, verbose=0) > 0, codes > 0)
+
+
+def test_instance_bits_are_refused_where_they_cannot_be_fitted():
+    with pytest.raises(ValueError, match="instance_bits must lie in"):
+        METHODS["hashgan"](bits=8, image_shape=(12,), width=8, instance_bits=8)
+    with pytest.raises(ValueError, match="pixels have none"):
+        METHODS["hashgan"](bits=8, image_shape=(28, 28, 1), width=8, instance_bits=2)
+    with pytest.raises(ValueError, match="augmented views"):
+        METHODS["hashgan"](bits=8, image_shape=(12,), width=8, instance_bits=2).prepare(np.zeros((16, 12), "float32"))

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from ganhash_zoo.baselines import InvariantITQ
 from ganhash_zoo.config import TrainConfig
 from ganhash_zoo.export import ENCODER_FILE, INT8_SCALE, int8_kernel, load_encoder, save_encoder
 from ganhash_zoo.feature_cache import feature_data
@@ -13,7 +14,7 @@ from ganhash_zoo.methods.fakereg import FakeRegGAN
 from ganhash_zoo.nets import tail_from_block
 from ganhash_zoo.nets.efficientnet_lite import efficientnet_lite0, set_tail_weights, split_at_block
 from ganhash_zoo.pretrained import load_backbone
-from ganhash_zoo.training import train, train_on
+from ganhash_zoo.training import train, train_on, training_pool
 from ganhash_zoo.zoo import load_run
 
 TAILED = sorted(name for name, cls in METHODS.items() if cls.TAIL_TUNING)
@@ -164,6 +165,25 @@ def test_a_run_fine_tunes_the_tail_from_the_pretrained_weights_and_ships_an_enco
                            atol=1e-3)
     for shipped, original in zip(tail.get_layer(norm).get_weights(), pretrained.get_layer(norm).get_weights()):
         np.testing.assert_allclose(shipped, original, rtol=1e-3, atol=1e-3)  # float16 on export
+
+
+def test_a_tailed_run_fits_its_instance_bits_on_its_pool_and_views_and_ships_them(fashion, tmp_path):
+    """``instance_bits`` with ``tail_block`` (the released FakeReg's options): the run learns 12 of 16 bits and
+    appends InvariantITQ's 4 bits of its pooled input maps, fitted on the training pool and its views; the
+    exported encoder (float16 projection beside int8 tail kernels) gives them back."""
+    data, split = fashion
+    maps = feature_data(data, load_backbone(resolution=32, cut_block=BLOCK), progress=False)
+    config = TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 16, epochs=1, width=8, max_unlabeled=256,
+                         eval_every=1, method_options={"tail_block": BLOCK, "instance_bits": 4})
+    assert train_on(config, maps, tmp_path / "run", verbose=0)["status"] == "finished"
+    pool = training_pool(split, config.max_unlabeled, config.seed)
+    pooled = [maps.images[pool].mean(axis=(1, 2)), maps.views_of(pool).mean(axis=(1, 2))]
+    expected = InvariantITQ(4, seed=config.seed, features=np.asarray).fit(*pooled)
+    queries = maps.images[split.query[:200]]
+    codes = load_run(tmp_path / "run" / "encoder").codes_of_inputs(queries)
+    assert codes.shape == (200, 16)
+    # measured: 799 of the 800 bits agree (a float16 projection can flip a bit that sits near 0)
+    assert ((codes[:, 12:] > 0) == (expected.project(queries.mean(axis=(1, 2))) > 0)).mean() > 0.98
 
 
 def test_tail_block_needs_the_backbones_maps(fashion, tmp_path):

@@ -35,3 +35,32 @@ class ITQ(ProjectionHasher):
             u, _, wt = np.linalg.svd(b.T @ v)
             rotation = (u @ wt).T
         return (pca.components_.T @ rotation).astype(np.float32)
+
+
+class InvariantITQ(ITQ):
+    """ITQ on features whitened against what an augmentation does to them: ``fit(features, views)``.
+
+    Why: plain ITQ keeps the directions that vary most, and a flip or a small shift moves some of them
+    as far as another image would. Whitened by the covariance of (features - their views' features),
+    its PCA keeps the directions that vary most between images *relative to* how far an augmentation
+    moves them, so a near-duplicate keeps more of its bits (RESULTS.md, "Supervised codes with instance
+    bits"). Encoding needs no views: codes are sign((x - mean) @ projection), the whitening folded in.
+    """
+
+    name = "itq-invariant"
+    RIDGE = 0.1  # added to the difference covariance, times its mean eigenvalue: directions no view moved stay finite
+
+    def fit(self, images, views=None) -> "InvariantITQ":
+        if views is None:
+            raise ValueError("InvariantITQ fits on images and their augmented views: fit(images, views)")
+        x, v = self.features(images), self.features(views)
+        if x.shape != v.shape:
+            raise ValueError(f"{len(v)} views of shape {v.shape[1:]} for {len(x)} images of shape {x.shape[1:]}")
+        moved = (x - v).astype(np.float64)
+        covariance = moved.T @ moved / (2 * len(moved))
+        covariance += self.RIDGE * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
+        values, vectors = np.linalg.eigh(covariance)
+        whitening = vectors / np.sqrt(values)
+        self.mean_ = x.mean(0)
+        self.projection_ = (whitening @ self._learn_projection((x - self.mean_) @ whitening)).astype(np.float32)
+        return self

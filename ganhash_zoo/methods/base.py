@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .. import nets, papers
+from .. import baselines, nets, papers
 from .data import fit_inputs
 from .gradients import apply_gradients, check_training_backend, value_and_gradients
 
@@ -168,8 +168,9 @@ class AdversarialModel(keras.Model):
         return ops.minimum(ops.cast(self.step_counter, "float32") / float(steps), 1.0)
 
     # -- data ---------------------------------------------------------------
-    def prepare(self, images, seed: int = 0):
-        """Set-up that needs the training images before ``fit`` (none by default; USPAH fits its features)."""
+    def prepare(self, images, seed: int = 0, views=None):
+        """Set-up that needs the training images (and their augmented views) before ``fit``: none by default;
+        a hasher's instance bits, USPAH's features."""
         return self
 
     def fit_inputs(self, unlabeled, labeled, labels, batch_size: int, seed: int = 0, start_epoch: int = 0):
@@ -281,6 +282,13 @@ class GANHasher(AdversarialModel):
     losses, and its other networks -- generators, discriminators, A-Net --
     keep working on pooled features: generated and hard samples enter after
     the tail. ``image_shape`` is then the tail's output, (1280,).
+
+    With ``instance_bits=K`` (on a backbone) the method learns ``bits - K``
+    bits (``self.bits``) and :attr:`encoder` appends K fixed bits of the
+    frozen backbone's features (its pooled maps, with a tail), fitted by
+    ``prepare`` on the training images and their augmented views
+    (:class:`~ganhash_zoo.baselines.InvariantITQ`): bits that no class loss
+    gathers, so a near-duplicate need not tie with its class.
     """
 
     method_name = "hasher"
@@ -289,12 +297,18 @@ class GANHasher(AdversarialModel):
     first_stage: type | None = None
     TAIL_TUNING = False  # whether the method's losses can fine-tune a backbone tail (tail_block)
 
+    _code_encoder = None  # the learned code with the instance bits appended, built on first use
+
     def __init__(self, bits: int, image_shape=(32, 32, 3), width: int = 64, seed: int | None = None,
-                 hparams: dict | None = None, tail_block: int | None = None, **kwargs):
+                 hparams: dict | None = None, tail_block: int | None = None, instance_bits: int = 0, **kwargs):
         if int(bits) < 1:
             raise ValueError(f"bits must be a positive integer, got {bits}")
+        if not 0 <= int(instance_bits) < int(bits):
+            raise ValueError(f"instance_bits must lie in [0, {int(bits) - 1}] for a {bits}-bit code, "
+                             f"got {instance_bits}")
         super().__init__(image_shape, width, seed, hparams, **kwargs)
-        self.bits = int(bits)
+        self.instance_bits = int(instance_bits)
+        self.bits = int(bits) - self.instance_bits  # the bits the method's own losses learn
         self.tail_block = None if tail_block is None else int(tail_block)
         self.tail = None
         if self.tail_block is not None:
@@ -305,6 +319,12 @@ class GANHasher(AdversarialModel):
             if tuple(self.tail.output_shape[1:]) != self.image_shape:
                 raise ValueError(f"with tail_block, image_shape must be the tail's output "
                                  f"{tuple(self.tail.output_shape[1:])}, got {self.image_shape}")
+        self.instance_layer = None
+        if self.instance_bits:
+            if not self.on_features:
+                raise ValueError("instance_bits read a pretrained backbone's features; pixels have none "
+                                 "(train on --backbone efficientnet-lite0)")
+            self.instance_layer = nets.InstanceBits(self.sample_shape[-1], self.instance_bits, name="instance_bits")
 
     @classmethod
     def needs_labels(cls) -> bool:
@@ -317,7 +337,27 @@ class GANHasher(AdversarialModel):
 
     @property
     def encoder(self) -> keras.Model:
-        return self._encoder
+        """The retrieval model: the learned code, then the instance bits if there are any."""
+        if self.instance_layer is None:
+            return self._encoder
+        if self._code_encoder is None:
+            inputs = keras.Input(self.sample_shape, name="images")
+            codes = keras.layers.Concatenate(dtype="float32", name="codes")(
+                [self._encoder(inputs), self.instance_layer(inputs)])
+            # not tracked as an attribute: its variables are already the model's own, saved once
+            object.__setattr__(self, "_code_encoder", keras.Model(inputs, codes, name="encoder_with_instance_bits"))
+        return self._code_encoder
+
+    def prepare(self, images, seed: int = 0, views=None):
+        """Fit the instance bits, if any, on the training images and their augmented views."""
+        if self.instance_layer is not None:
+            if views is None:
+                raise ValueError("instance bits are fitted on the training images and their augmented views: "
+                                 "prepare(images, views=...)")
+            fitted = baselines.InvariantITQ(self.instance_bits, seed=seed, features=self.instance_layer.features_of)
+            fitted.fit(images, views)
+            self.instance_layer.set_projection(fitted.mean_, fitted.projection_)
+        return self
 
     @property
     def sample_shape(self) -> tuple:
@@ -347,5 +387,7 @@ class GANHasher(AdversarialModel):
         return ops.where(u > 0.5, 1.0, -1.0)
 
     def shape_config(self) -> dict:
-        tail = {} if self.tail_block is None else {"tail_block": self.tail_block}  # released configs keep their keys
-        return dict(bits=self.bits, **super().shape_config(), **tail)
+        # released configs keep their keys: options at their defaults are left out
+        tail = {} if self.tail_block is None else {"tail_block": self.tail_block}
+        instance = {"instance_bits": self.instance_bits} if self.instance_bits else {}
+        return dict(bits=self.bits + self.instance_bits, **super().shape_config(), **tail, **instance)

@@ -163,8 +163,8 @@ class USPAH(GANHasher):
             self.graph_codes = graph_codes(self.graph, self.bits, seed)
         return self
 
-    def prepare(self, images, seed: int = 0):
-        return self.adapt(images, seed=seed)
+    def prepare(self, images, seed: int = 0, views=None):
+        return super().prepare(images, seed, views).adapt(images, seed=seed)
 
     def _similarity_features(self, images, batch_size: int = 1024) -> np.ndarray:
         if self.features is None:

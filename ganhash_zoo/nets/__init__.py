@@ -13,6 +13,7 @@ from .discriminators import mlp_head, pair_discriminator
 from .efficientnet_lite import tail_from_block
 from .feature_nets import feature_generator, feature_trunk
 from .generators import dcgan_generator
+from .instance_bits import InstanceBits
 
 
 def on_features(input_shape) -> bool:
@@ -35,5 +36,5 @@ def generator(input_dim: int, output_shape, width: int, name: str = "generator")
 
 
 __all__ = ["build_encoder", "dcgan_backbone", "dcgan_generator", "feature_generator", "feature_trunk", "generator",
-           "mlp_head", "num_halvings", "on_features", "pair_discriminator", "tail_from_block",
+           "InstanceBits", "mlp_head", "num_halvings", "on_features", "pair_discriminator", "tail_from_block",
            "trunk"]
