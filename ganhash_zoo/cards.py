@@ -163,6 +163,8 @@ def _usage(entry) -> str:
         images = f"(N, {', '.join(str(d) for d in entry.image_shape)}) uint8 0..255 or float 0..1"
         inputs = "inputs = my_images"
         starts = "every player at these weights" if MODEL_FILE in entry.files else "the encoder at these weights"
+    refit = ("\nmodel.fit_feature_bits(inputs)              # its feature bits quantise the fine-tuned features"
+             if entry.training.get("method_options", {}).get("feature_bits") else "")
     return f"""```python
 {imports}
 
@@ -173,7 +175,7 @@ print(hasher.evaluate())                     # this card's figures, on {entry.pr
 {inputs}
 model = hasher.trainable_model()             # the whole GAN: {starts}
 model.compile(learning_rate=1e-4)
-{fine_tune}
+{fine_tune}{refit}
 ```
 
 Or from the shell: `ganhash-zoo encode {entry.name} my_images/ --out codes.npz`,

@@ -19,6 +19,11 @@ INSTANCE_BITS_CHANGE = ("The last `instance_bits` bits of this model's code are 
                         "what a flip or a shift does to them (`InvariantITQ`, fitted on the training images and their "
                         "augmented views), so that a near-duplicate stands out from the rest of its class; the method "
                         "learns the other bits.")
+# the ITQ bits of the trained network's features some recipes put before the instance bits (``feature_bits``)
+FEATURE_BITS_CHANGE = ("Of those, the `feature_bits` bits right after the learned ones are ours too: ITQ bits of "
+                       "the fine-tuned network's pooled features of the training images, fitted once training "
+                       "ends; they keep the graded similarity between classes that the method's few remaining "
+                       "bits would lose.")
 
 METHODS = {
     "hashgan": {
@@ -77,7 +82,7 @@ METHODS = {
                    "feature space. A bit-balance term over the real codes (`balance_weight`, 0.1 in the zoo) is "
                    "ours: it keeps codes apart inside a class, so a near-duplicate of a photo can still be told "
                    "from the rest of its class.",
-        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE},
+        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE, "feature_bits": FEATURE_BITS_CHANGE},
         "reported": {},
     },
     "fakereg": {
@@ -91,7 +96,7 @@ METHODS = {
                    "maximum-entropy term acts on the hasher's codes of those. The zoo asks same-class codes to agree "
                    "on three quarters of their bits rather than all (`similar_target=0.5`; the paper's pairwise "
                    "target is 1), which keeps more of a class's codes apart.",
-        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE},
+        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE, "feature_bits": FEATURE_BITS_CHANGE},
         "reported": {},
     },
     "ssah": {
@@ -108,7 +113,7 @@ METHODS = {
                    "their bits (`similar_target=0.5`) rather than all. On Fashion-MNIST a bit-decorrelation term "
                    "(ours, `decorrelation_weight` in the recipe) keeps the codes spread inside each class, which "
                    "the similarity loss alone gathered into a few codes.",
-        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE},
+        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE, "feature_bits": FEATURE_BITS_CHANGE},
         "reported": {},
     },
 }

@@ -116,7 +116,9 @@ def validation_metric_names(evaluator) -> tuple:
             "distinct_codes")
 
 
-def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0.0, stop_by: float | None = None):
+def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0.0, stop_by: float | None = None,
+                   before_validation=lambda: None):
+    """``before_validation`` refits what is fitted on the trained network (feature bits) before it is measured."""
     import keras
 
     class ResumableCheckpoint(keras.callbacks.Callback):
@@ -139,6 +141,7 @@ def make_callbacks(model, out: Path, evaluator, eval_every: int, clock=lambda: 0
         def on_epoch_end(self, epoch, logs=None):
             if evaluator is None or logs is None or (epoch + 1) % eval_every:
                 return
+            before_validation()
             metrics = evaluator.evaluate(model.encoder, name="val").metrics
             logs.update({f"val_{name}": metrics[name] for name in validation_metric_names(evaluator)
                          if name in metrics})
@@ -326,9 +329,12 @@ def train_on(config: TrainConfig, data, out="runs/model", verbose: int = 1, stop
     model.compile(learning_rate=config.learning_rate)
     val = Evaluator.validation(data, split)
     labeled, labels = data.training_inputs(split.train), data.labels[split.train]
+    refit_feature_bits = lambda: model.fit_feature_bits(data.images[pool], seed=config.seed)  # noqa: E731
     if not run.fit(model, out, config.epochs, val,
-                   lambda done: model.fit_inputs(images, labeled, labels, config.batch_size, config.seed, done)):
+                   lambda done: model.fit_inputs(images, labeled, labels, config.batch_size, config.seed, done),
+                   refit_feature_bits):
         return {"name": config.name, "status": "paused", "epochs_done": epochs_done(out)}
+    refit_feature_bits()  # the exported encoder's feature bits quantise the trained network's features
     # the time the last checkpoint recorded, not the clock now (fit's teardown comes after it), so results.json
     # and state.json agree however often a finished run is rerun
     return finish(config, method, model, out, data, split, pool, seconds_so_far(out), pooled)
@@ -354,12 +360,13 @@ class ResumableFit:
         """Training seconds so far: the earlier invocations' and this one's (read at each checkpoint)."""
         return round(self.earlier + time.time() - self.started, 1)
 
-    def fit(self, model, folder: Path, epochs: int, evaluator, make_inputs) -> bool:
+    def fit(self, model, folder: Path, epochs: int, evaluator, make_inputs, before_validation=lambda: None) -> bool:
         """Fit to ``epochs``; False when stopped early (the run is resumable)."""
         done = restore(model, folder)
         if done < epochs:
             args, kw = make_inputs(done)  # data order depends on (seed, epoch): a resumed run repeats it
-            callbacks = make_callbacks(model, folder, evaluator, self.config.eval_every, self.clock, self.stop_by)
+            callbacks = make_callbacks(model, folder, evaluator, self.config.eval_every, self.clock, self.stop_by,
+                                       before_validation)
             model.fit(*args, epochs=epochs, initial_epoch=done, verbose=self.verbose, callbacks=callbacks, **kw)
         return epochs_done(folder) >= epochs
 

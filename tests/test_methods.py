@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from ganhash_zoo.baselines import InvariantITQ
+from ganhash_zoo.baselines import ITQ, InvariantITQ
 from ganhash_zoo.export import load_encoder, load_trainable_model, save_encoder
 from ganhash_zoo.methods import METHODS
 from ganhash_zoo.methods.uspah import semantic_similarity
@@ -289,9 +289,42 @@ def test_instance_bits_follow_the_learned_code_fit_after_it_and_survive_export(t
     np.testing.assert_array_equal(restored.encoder.predict(features, verbose=0) > 0, codes > 0)
 
 
-def test_instance_bits_are_refused_where_they_cannot_be_fitted():
-    with pytest.raises(ValueError, match="instance_bits must lie in"):
+def test_feature_bits_sit_between_the_learned_code_and_the_instance_bits_and_quantise_the_features(tmp_path):
+    """bits=12 with 3 feature bits and 4 instance bits: the method learns 5; fit_feature_bits (after training)
+    sets the middle 3 to ITQ's bits of the network's pooled features (here the inputs themselves); the
+    exported encoder and method config keep all three parts."""
+    features, pairs = features_and_views(64)
+    model = METHODS["dshgan"](bits=12, image_shape=(12,), width=8, seed=0, num_classes=4, instance_bits=4,
+                              feature_bits=3)
+    model.prepare(features, seed=0, views=pairs[:, 1])
+    model.compile(learning_rate=1e-3)
+    model.fit(pairs, np.arange(64) % 4, batch_size=32, epochs=1, verbose=0)
+    assert model.bits == 5
+    assert not np.asarray(model.encoder.predict(features, verbose=0))[:, 5:8].any()  # unfitted: no bits yet
+    model.fit_feature_bits(features, seed=0)
+    codes = np.asarray(model.encoder.predict(features, verbose=0))
+    np.testing.assert_array_equal(codes[:, :5] > 0, np.asarray(model._encoder.predict(features, verbose=0)) > 0)
+    np.testing.assert_array_equal(codes[:, 5:8] > 0, ITQ(3, seed=0, features=np.asarray).fit(features)
+                                  .project(features) > 0)
+    instance = InvariantITQ(4, seed=0, features=np.asarray).fit(features, pairs[:, 1]).project(features) > 0
+    np.testing.assert_array_equal(codes[:, 8:] > 0, instance)
+    save_encoder(model.encoder, tmp_path, {"bits": 12, "method": "dshgan"}, half=False, model=model,
+                 model_weights=False)
+    np.testing.assert_array_equal(load_encoder(tmp_path).predict(features, verbose=0) > 0, codes > 0)
+    restored = load_trainable_model(tmp_path)
+    assert (restored.bits, restored.feature_bits, restored.instance_bits) == (5, 3, 4)
+    np.testing.assert_array_equal(restored.encoder.predict(features, verbose=0) > 0, codes > 0)
+
+
+def test_instance_and_feature_bits_are_refused_where_they_cannot_be_fitted():
+    with pytest.raises(ValueError, match="instance_bits \\+ feature_bits must lie in"):
         METHODS["hashgan"](bits=8, image_shape=(12,), width=8, instance_bits=8)
+    with pytest.raises(ValueError, match="instance_bits \\+ feature_bits must lie in"):
+        METHODS["hashgan"](bits=8, image_shape=(12,), width=8, instance_bits=4, feature_bits=4)
+    with pytest.raises(ValueError, match="instance_bits \\+ feature_bits must lie in"):
+        METHODS["hashgan"](bits=8, image_shape=(12,), width=8, feature_bits=-1)
+    with pytest.raises(ValueError, match="pixels have none"):
+        METHODS["hashgan"](bits=8, image_shape=(28, 28, 1), width=8, feature_bits=2)
     with pytest.raises(ValueError, match="pixels have none"):
         METHODS["hashgan"](bits=8, image_shape=(28, 28, 1), width=8, instance_bits=2)
     with pytest.raises(ValueError, match="augmented views"):

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from ganhash_zoo.baselines import InvariantITQ
+from ganhash_zoo.baselines import ITQ, InvariantITQ
 from ganhash_zoo.config import TrainConfig
 from ganhash_zoo.export import ENCODER_FILE, INT8_SCALE, int8_kernel, load_encoder, save_encoder
 from ganhash_zoo.feature_cache import feature_data
@@ -167,23 +167,29 @@ def test_a_run_fine_tunes_the_tail_from_the_pretrained_weights_and_ships_an_enco
         np.testing.assert_allclose(shipped, original, rtol=1e-3, atol=1e-3)  # float16 on export
 
 
-def test_a_tailed_run_fits_its_instance_bits_on_its_pool_and_views_and_ships_them(fashion, tmp_path):
-    """``instance_bits`` with ``tail_block`` (the released FakeReg's options): the run learns 12 of 16 bits and
-    appends InvariantITQ's 4 bits of its pooled input maps, fitted on the training pool and its views; the
-    exported encoder (float16 projection beside int8 tail kernels) gives them back."""
+def test_a_tailed_run_fits_its_fixed_bits_on_its_pool_and_ships_them(fashion, tmp_path):
+    """``tail_block`` with ``feature_bits`` and ``instance_bits`` (the released DSH-GAN's and FakeReg's options):
+    the run learns 10 of 16 bits, then come ITQ's 2 bits of the trained tail's pooled features of the training
+    pool (fitted after training) and InvariantITQ's 4 bits of its pooled input maps, fitted on the pool and its
+    views; the exported encoder (float16 projections beside int8 tail kernels) gives them back."""
     data, split = fashion
     maps = feature_data(data, load_backbone(resolution=32, cut_block=BLOCK), progress=False)
     config = TrainConfig("dshgan", "fashion_mnist", "fashion_mnist-59k", 16, epochs=1, width=8, max_unlabeled=256,
-                         eval_every=1, method_options={"tail_block": BLOCK, "instance_bits": 4})
+                         eval_every=1, method_options={"tail_block": BLOCK, "instance_bits": 4, "feature_bits": 2})
     assert train_on(config, maps, tmp_path / "run", verbose=0)["status"] == "finished"
     pool = training_pool(split, config.max_unlabeled, config.seed)
     pooled = [maps.images[pool].mean(axis=(1, 2)), maps.views_of(pool).mean(axis=(1, 2))]
-    expected = InvariantITQ(4, seed=config.seed, features=np.asarray).fit(*pooled)
+    instance = InvariantITQ(4, seed=config.seed, features=np.asarray).fit(*pooled)
     queries = maps.images[split.query[:200]]
-    codes = load_run(tmp_path / "run" / "encoder").codes_of_inputs(queries)
+    shipped = load_run(tmp_path / "run" / "encoder")
+    codes = shipped.codes_of_inputs(queries)
     assert codes.shape == (200, 16)
     # measured: 799 of the 800 bits agree (a float16 projection can flip a bit that sits near 0)
-    assert ((codes[:, 12:] > 0) == (expected.project(queries.mean(axis=(1, 2))) > 0)).mean() > 0.98
+    assert ((codes[:, 12:] > 0) == (instance.project(queries.mean(axis=(1, 2))) > 0)).mean() > 0.98
+    tail = next(layer for layer in shipped.encoder.layers if "from_block" in layer.name)
+    features = ITQ(2, seed=config.seed, features=np.asarray).fit(tail.predict(maps.images[pool], verbose=0))
+    # the shipped tail (int8 kernels) is not the trained one (float32): measured 397 of 400 bits agree
+    assert ((codes[:, 10:12] > 0) == (features.project(tail.predict(queries, verbose=0)) > 0)).mean() > 0.95
 
 
 def test_tail_block_needs_the_backbones_maps(fashion, tmp_path):

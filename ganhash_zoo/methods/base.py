@@ -289,6 +289,13 @@ class GANHasher(AdversarialModel):
     ``prepare`` on the training images and their augmented views
     (:class:`~ganhash_zoo.baselines.InvariantITQ`): bits that no class loss
     gathers, so a near-duplicate need not tie with its class.
+
+    With ``feature_bits=T`` (on a backbone) the learned code is shorter by T
+    more, and ITQ bits of the trained network's pooled features (the tail's
+    output, or the frozen features) come between the learned code and the
+    instance bits, fitted by :meth:`fit_feature_bits` after training: they
+    keep the fine-tuned features' graded class similarity, which the few
+    learned bits left beside the instance bits would lose.
     """
 
     method_name = "hasher"
@@ -297,18 +304,19 @@ class GANHasher(AdversarialModel):
     first_stage: type | None = None
     TAIL_TUNING = False  # whether the method's losses can fine-tune a backbone tail (tail_block)
 
-    _code_encoder = None  # the learned code with the instance bits appended, built on first use
+    _code_encoder = None  # the learned code with its fixed bits (feature, instance) appended, built on first use
 
     def __init__(self, bits: int, image_shape=(32, 32, 3), width: int = 64, seed: int | None = None,
-                 hparams: dict | None = None, tail_block: int | None = None, instance_bits: int = 0, **kwargs):
+                 hparams: dict | None = None, tail_block: int | None = None, instance_bits: int = 0,
+                 feature_bits: int = 0, **kwargs):
         if int(bits) < 1:
             raise ValueError(f"bits must be a positive integer, got {bits}")
-        if not 0 <= int(instance_bits) < int(bits):
-            raise ValueError(f"instance_bits must lie in [0, {int(bits) - 1}] for a {bits}-bit code, "
-                             f"got {instance_bits}")
+        if min(int(instance_bits), int(feature_bits)) < 0 or int(instance_bits) + int(feature_bits) >= int(bits):
+            raise ValueError(f"instance_bits + feature_bits must lie in [0, {int(bits) - 1}] for a {bits}-bit "
+                             f"code (the method learns the rest), got {instance_bits} + {feature_bits}")
         super().__init__(image_shape, width, seed, hparams, **kwargs)
-        self.instance_bits = int(instance_bits)
-        self.bits = int(bits) - self.instance_bits  # the bits the method's own losses learn
+        self.instance_bits, self.feature_bits = int(instance_bits), int(feature_bits)
+        self.bits = int(bits) - self.instance_bits - self.feature_bits  # the bits the method's own losses learn
         self.tail_block = None if tail_block is None else int(tail_block)
         self.tail = None
         if self.tail_block is not None:
@@ -325,6 +333,12 @@ class GANHasher(AdversarialModel):
                 raise ValueError("instance_bits read a pretrained backbone's features; pixels have none "
                                  "(train on --backbone efficientnet-lite0)")
             self.instance_layer = nets.InstanceBits(self.sample_shape[-1], self.instance_bits, name="instance_bits")
+        self.feature_layer = None
+        if self.feature_bits:
+            if not self.on_features:
+                raise ValueError("feature_bits quantise a backbone's pooled features; pixels have none "
+                                 "(train on --backbone efficientnet-lite0)")
+            self.feature_layer = nets.InstanceBits(self.image_shape[-1], self.feature_bits, name="feature_bits")
 
     @classmethod
     def needs_labels(cls) -> bool:
@@ -337,15 +351,19 @@ class GANHasher(AdversarialModel):
 
     @property
     def encoder(self) -> keras.Model:
-        """The retrieval model: the learned code, then the instance bits if there are any."""
-        if self.instance_layer is None:
+        """The retrieval model: the learned code, then the feature bits and the instance bits if there are any."""
+        if self.instance_layer is None and self.feature_layer is None:
             return self._encoder
         if self._code_encoder is None:
             inputs = keras.Input(self.sample_shape, name="images")
-            codes = keras.layers.Concatenate(dtype="float32", name="codes")(
-                [self._encoder(inputs), self.instance_layer(inputs)])
+            # tailed() builds [inputs, tail, network]: the tail runs once for the code and the feature bits
+            features = self.pooled(inputs)
+            codes = [self._encoder(inputs) if self.tail is None else self._encoder.layers[-1](features)]
+            codes += [] if self.feature_layer is None else [self.feature_layer(features)]
+            codes += [] if self.instance_layer is None else [self.instance_layer(inputs)]
             # not tracked as an attribute: its variables are already the model's own, saved once
-            object.__setattr__(self, "_code_encoder", keras.Model(inputs, codes, name="encoder_with_instance_bits"))
+            object.__setattr__(self, "_code_encoder", keras.Model(
+                inputs, keras.layers.Concatenate(dtype="float32", name="codes")(codes), name="encoder_with_fixed_bits"))
         return self._code_encoder
 
     def prepare(self, images, seed: int = 0, views=None):
@@ -357,6 +375,16 @@ class GANHasher(AdversarialModel):
             fitted = baselines.InvariantITQ(self.instance_bits, seed=seed, features=self.instance_layer.features_of)
             fitted.fit(images, views)
             self.instance_layer.set_projection(fitted.mean_, fitted.projection_)
+        return self
+
+    def fit_feature_bits(self, images, seed: int = 0, batch_size: int = 256):
+        """Fit the feature bits, if any, by ITQ on the network's pooled features of the training images:
+        after training, and again after any fine-tuning (they quantise the features as they are now)."""
+        if self.feature_layer is not None:
+            features = np.concatenate([ops.convert_to_numpy(self.pooled(images[start:start + batch_size]))
+                                       for start in range(0, len(images), batch_size)]).astype(np.float32)
+            fitted = baselines.ITQ(self.feature_bits, seed=seed, features=np.asarray).fit(features)
+            self.feature_layer.set_projection(fitted.mean_, fitted.projection_)
         return self
 
     @property
@@ -389,5 +417,7 @@ class GANHasher(AdversarialModel):
     def shape_config(self) -> dict:
         # released configs keep their keys: options at their defaults are left out
         tail = {} if self.tail_block is None else {"tail_block": self.tail_block}
-        instance = {"instance_bits": self.instance_bits} if self.instance_bits else {}
-        return dict(bits=self.bits + self.instance_bits, **super().shape_config(), **tail, **instance)
+        fixed = {name: value for name, value in (("feature_bits", self.feature_bits),
+                                                 ("instance_bits", self.instance_bits)) if value}
+        return dict(bits=self.bits + self.feature_bits + self.instance_bits, **super().shape_config(), **tail,
+                    **fixed)

@@ -3,7 +3,9 @@
 A supervised code gathers each class into a few nearby codes, so a photo's
 near-duplicate ties with its class. Bits fitted once on the frozen features
 (a projection hasher's mean and projection, e.g. baselines.InvariantITQ) and
-appended to the learned code tell the images of a class apart.
+appended to the learned code tell the images of a class apart. The same
+layer computes a method's *feature bits*: ITQ of its trained network's
+pooled features, fitted after training (GANHasher.fit_feature_bits).
 """
 
 from __future__ import annotations
