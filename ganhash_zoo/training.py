@@ -329,7 +329,8 @@ def train_on(config: TrainConfig, data, out="runs/model", verbose: int = 1, stop
     model.compile(learning_rate=config.learning_rate)
     val = Evaluator.validation(data, split)
     labeled, labels = data.training_inputs(split.train), data.labels[split.train]
-    refit_feature_bits = lambda: model.fit_feature_bits(data.images[pool], seed=config.seed)  # noqa: E731
+    # images[:, 0] is the pool's own inputs, already in memory: no copy of the pool at each validation
+    refit_feature_bits = lambda: model.fit_feature_bits(images[:, 0], seed=config.seed)  # noqa: E731
     if not run.fit(model, out, config.epochs, val,
                    lambda done: model.fit_inputs(images, labeled, labels, config.batch_size, config.seed, done),
                    refit_feature_bits):

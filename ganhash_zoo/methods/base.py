@@ -327,18 +327,18 @@ class GANHasher(AdversarialModel):
             if tuple(self.tail.output_shape[1:]) != self.image_shape:
                 raise ValueError(f"with tail_block, image_shape must be the tail's output "
                                  f"{tuple(self.tail.output_shape[1:])}, got {self.image_shape}")
-        self.instance_layer = None
-        if self.instance_bits:
-            if not self.on_features:
-                raise ValueError("instance_bits read a pretrained backbone's features; pixels have none "
-                                 "(train on --backbone efficientnet-lite0)")
-            self.instance_layer = nets.InstanceBits(self.sample_shape[-1], self.instance_bits, name="instance_bits")
-        self.feature_layer = None
-        if self.feature_bits:
-            if not self.on_features:
-                raise ValueError("feature_bits quantise a backbone's pooled features; pixels have none "
-                                 "(train on --backbone efficientnet-lite0)")
-            self.feature_layer = nets.InstanceBits(self.image_shape[-1], self.feature_bits, name="feature_bits")
+        # instance bits read the method's inputs (maps, with a tail), feature bits the pooled features after it
+        self.instance_layer = self._fixed_bits_layer("instance_bits", self.instance_bits, self.sample_shape[-1])
+        self.feature_layer = self._fixed_bits_layer("feature_bits", self.feature_bits, self.image_shape[-1])
+
+    def _fixed_bits_layer(self, option: str, bits: int, feature_dim: int):
+        """The layer computing ``bits`` fixed bits of a backbone's features (None for none); pixels have none."""
+        if not bits:
+            return None
+        if not self.on_features:
+            raise ValueError(f"{option} read a pretrained backbone's features; pixels have none "
+                             "(train on --backbone efficientnet-lite0)")
+        return nets.InstanceBits(feature_dim, bits, name=option)
 
     @classmethod
     def needs_labels(cls) -> bool:
