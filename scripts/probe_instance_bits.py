@@ -8,8 +8,9 @@ its fine-tuned tail's output) and K *instance bits* that no class loss
 reached: ITQ (``--invariant``: InvariantITQ, which also reads their
 augmented views) on features of the frozen backbone -- the model's own
 input maps (``tail_block`` models), average-pooled, or a preset's pooled
-features. Both are fitted on the protocol's labelled training images. For
-each (T, K) it prints the headline mAP and near-duplicate figures of the
+features -- or (``--features own``) on the model's own pooled features.
+Both are fitted on the protocol's labelled training images. For each
+(T, K) it prints the headline mAP and near-duplicate figures of the
 test queries, or with ``--split val`` of the validation queries (mAP
 against the labelled pool, copies against the database without them, as
 ``probe_copies.py``): a record of the trade (RESULTS.md); recipes are
@@ -39,6 +40,7 @@ from ganhash_zoo.retrieval.code_quality import near_duplicate_figures
 from ganhash_zoo.retrieval.codes import pack, unpack
 
 MAPS = "maps"
+OWN = "own"
 SHOWN = ("precision@r2", "copy_recall@10", "copy_median_rank", "distinct_codes")
 
 
@@ -70,8 +72,9 @@ def main(argv=None):
     parser.add_argument("--instance-bits", type=int, nargs="+", default=[0, 8, 16, 24])
     parser.add_argument("--feature-bits", type=int, nargs="+", default=[0], help="ITQ bits of the model's own "
                         "pooled features, placed before the instance bits")
-    parser.add_argument("--features", default=MAPS, help=f"'{MAPS}' (the model's input maps, average-pooled) or a "
-                        "backbone preset whose pooled features the instance bits read")
+    parser.add_argument("--features", default=MAPS, help=f"'{MAPS}' (the model's input maps, average-pooled), "
+                        f"'{OWN}' (the model's own pooled features) or a backbone preset whose pooled features the "
+                        "instance bits read")
     parser.add_argument("--code-bits", type=int, default=None, help="the code's length (default: the model's)")
     parser.add_argument("--invariant", action="store_true", help="InvariantITQ, fitted on the training images and "
                         "their augmented views, instead of ITQ")
@@ -98,13 +101,17 @@ def main(argv=None):
     model_signs = per_rows(rows, inputs, lambda x: signs(hasher, x))
     own = per_rows({**rows, "train": split.train}, {**inputs, "train": data.images[split.train]},
                    lambda x: own_features(hasher, x)) if any(args.feature_bits) else {}
-    source, pooled = (data, InstanceBits(data.images.shape[-1], 1).features_of) if args.features == MAPS \
-        else (model_inputs(pixels, args.features), np.asarray)
-    frozen = {kind: source.images[index] for kind, index in {**rows, "train": split.train}.items()}
-    frozen["copies"] = source.copies_of(rows["query"])
+    if args.features in (MAPS, OWN):
+        source = data
+        pooled = InstanceBits(data.images.shape[-1], 1).features_of if args.features == MAPS \
+            else (lambda x: own_features(hasher, x))
+    else:
+        source, pooled = model_inputs(pixels, args.features), np.asarray
+    instance_features = {kind: source.images[index] for kind, index in {**rows, "train": split.train}.items()}
+    instance_features["copies"] = source.copies_of(rows["query"])
     if args.invariant:
-        frozen["views"] = source.views_of(split.train)
-    frozen = {kind: pooled(x) for kind, x in frozen.items()}
+        instance_features["views"] = source.views_of(split.train)
+    instance_features = {kind: pooled(x) for kind, x in instance_features.items()}
     if args.split == "val":  # the validation figures a run logs: the headline cut-off scaled to the smaller pool
         cutoffs = Evaluator.validation(data, split).cutoffs
         headline = f"mAP@{cutoffs[0] or len(rows['database'])}"
@@ -116,18 +123,19 @@ def main(argv=None):
     instance_class, fit_on = (InvariantITQ, ("train", "views")) if args.invariant else (ITQ, ("train",))
     print(f"{args.model} on {split.name}, {args.split} queries: the first bits of its code, then T ITQ bits of its own "
           f"pooled features, then K {instance_class.__name__} bits of "
-          f"{args.features if args.features != MAPS else f'its block-{cut_block} input maps, average-pooled'}")
+          + {MAPS: f"its block-{cut_block} input maps, average-pooled", OWN: "its own pooled features"}.get(
+              args.features, args.features))
     print(f"| feature bits T | instance bits K | model bits kept | {headline} | " + " | ".join(SHOWN) + " |")
     print("|---|---|---|---|" + "---|" * len(SHOWN))
     for t, k in mixes:
         feature_itq = ITQ(t, seed=0, features=np.asarray).fit(own["train"]) if t else None
-        instance_itq = instance_class(k, seed=0, features=np.asarray).fit(*(frozen[kind] for kind in fit_on)) \
-            if k else None
+        instance_itq = instance_class(k, seed=0, features=np.asarray).fit(
+            *(instance_features[kind] for kind in fit_on)) if k else None
 
         def codes(kind):
             parts = [model_signs[kind][:, :code_bits - t - k]]
             parts += [feature_itq.project(own[kind])] if feature_itq else []
-            parts += [instance_itq.project(frozen[kind])] if instance_itq else []
+            parts += [instance_itq.project(instance_features[kind])] if instance_itq else []
             return pack(np.concatenate(parts, axis=1), threshold=0.0)
 
         metrics = {**evaluator.evaluate_codes(codes("query"), codes("database")).metrics,
