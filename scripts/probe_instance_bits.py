@@ -99,19 +99,25 @@ def main(argv=None):
     inputs = {kind: data.images[index] for kind, index in rows.items()}
     inputs["copies"] = data.copies_of(rows["query"])
     model_signs = per_rows(rows, inputs, lambda x: signs(hasher, x))
-    own = per_rows({**rows, "train": split.train}, {**inputs, "train": data.images[split.train]},
-                   lambda x: own_features(hasher, x)) if any(args.feature_bits) else {}
     if args.features in (MAPS, OWN):
         source = data
         pooled = InstanceBits(data.images.shape[-1], 1).features_of if args.features == MAPS \
             else (lambda x: own_features(hasher, x))
     else:
         source, pooled = model_inputs(pixels, args.features), np.asarray
-    instance_features = {kind: source.images[index] for kind, index in {**rows, "train": split.train}.items()}
-    instance_features["copies"] = source.copies_of(rows["query"])
+    with_train = {**rows, "train": split.train}
+    instance_inputs = {kind: source.images[index] for kind, index in with_train.items()}
+    instance_inputs["copies"] = source.copies_of(rows["query"])
     if args.invariant:
-        instance_features["views"] = source.views_of(split.train)
-    instance_features = {kind: pooled(x) for kind, x in instance_features.items()}
+        instance_inputs["views"] = source.views_of(split.train)
+    instance_features = per_rows(with_train, instance_inputs, pooled)
+    # the model's own features run its tail over the database: once, whichever bits read them
+    if args.features == OWN:
+        own = instance_features
+    elif any(args.feature_bits):
+        own = per_rows(with_train, {**inputs, "train": data.images[split.train]}, lambda x: own_features(hasher, x))
+    else:
+        own = {}
     if args.split == "val":  # the validation figures a run logs: the headline cut-off scaled to the smaller pool
         cutoffs = Evaluator.validation(data, split).cutoffs
         headline = f"mAP@{cutoffs[0] or len(rows['database'])}"
