@@ -208,10 +208,10 @@ def test_uspah_graph_codes_reach_the_batches_and_enter_the_encoder_loss_only_whe
         METHODS["uspah"](bits=8, image_shape=(12,), width=8, graph_code_weight=1.0)
 
 
-def features_and_views(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 12) features as a backbone gives them, and (n, 2, 12) pairs of them and their views' (nearby)."""
+def features_and_views(n: int, dim: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """(n, dim) features as a backbone gives them, and (n, 2, dim) pairs of them and their views' (nearby)."""
     rng = np.random.default_rng(0)
-    features = rng.uniform(0, 6, (n, 12)).astype("float32")
+    features = rng.uniform(0, 6, (n, dim)).astype("float32")
     return features, np.stack([features, features + rng.normal(0, 0.3, features.shape).astype("float32")], axis=1)
 
 
@@ -265,6 +265,26 @@ def test_ssah_decorrelation_term_enters_the_hasher_loss_only_when_weighted():
     assert logs[0.0]["decorrelation"] == pytest.approx(logs[2.0]["decorrelation"], rel=1e-5)
     assert logs[2.0]["hasher_loss"] - logs[0.0]["hasher_loss"] == pytest.approx(2.0 * logs[2.0]["decorrelation"],
                                                                                 rel=1e-3)
+
+
+def test_ssah_augment_shows_h_net_the_views_of_its_real_images():
+    """With augment, H-Net's real images are their augmented views half the time (as DSH-GAN's and FakeReg's
+    are); without it the views reach H-Net only through A-Net's deformation, here switched off (difficulty 0)."""
+    features, pairs = features_and_views(32, dim=64)
+    unmoved = np.stack([features, features], axis=1)  # views equal to the images: nothing to mix
+    labels = np.arange(32) % 4
+    for augment in (False, True):
+        losses = []
+        for inputs in (pairs, unmoved):
+            keras.utils.set_random_seed(0)  # the same initial weights and draws for both
+            model = METHODS["ssah"](bits=8, image_shape=(64,), width=8, seed=0, num_classes=4, augment=augment,
+                                    min_difficulty=0.0, difficulty_steps=10**6)
+            model.compile(learning_rate=1e-3)
+            args, kwargs = model.fit_inputs(inputs, inputs, labels, batch_size=32)  # one step
+            losses.append(model.fit(*args, epochs=1, verbose=0, **kwargs).history["hasher_loss"][-1])
+        assert (losses[0] != pytest.approx(losses[1], rel=1e-6)) == augment
+    with pytest.raises(ValueError, match="augment"):
+        METHODS["ssah"](bits=8, image_shape=(64,), width=8, augment="yes")
 
 
 def test_instance_bits_follow_the_learned_code_fit_after_it_and_survive_export(tmp_path):

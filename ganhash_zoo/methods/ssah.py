@@ -23,7 +23,10 @@ the cached counterpart of a geometric warp); the self-paced budget is the
 same. With ``tail_block`` H-Net also fine-tunes the backbone's last blocks:
 real images enter as their input maps, A-Net works on the tail's pooled
 features (taken without gradient), and hard samples enter H-Net after the
-tail.
+tail. With ``augment`` (ours, off by default) H-Net's labelled real images
+are their augmented views half the time, the plain data augmentation
+DSH-GAN and FakeReg always use: otherwise the fine-tuned blocks see each
+labelled image only as it is, and learn its class less well.
 
 Feed ``SemiSupervisedBatches(labeled, labels, unlabeled)`` (or ``fit(images,
 labels)``, when the labelled images double as the unlabelled stream).
@@ -55,12 +58,14 @@ class SSAH(GANHasher):
     def __init__(self, bits=48, image_shape=(32, 32, 3), width=64, seed=None, num_classes=10,
                  similarity_weight=1.0, consistency_weight=1.0, quantization_weight=0.1,
                  max_occlusion=0.4, max_rotation_degrees=30.0, min_difficulty=0.1, difficulty_steps=2000,
-                 similar_target=1.0, decorrelation_weight=0.0, **kwargs):
+                 similar_target=1.0, decorrelation_weight=0.0, augment=False, **kwargs):
         hparams = dict(num_classes=num_classes, similarity_weight=similarity_weight,
                        consistency_weight=consistency_weight, quantization_weight=quantization_weight,
                        max_occlusion=max_occlusion, max_rotation_degrees=max_rotation_degrees,
                        min_difficulty=min_difficulty, difficulty_steps=difficulty_steps, similar_target=similar_target,
-                       decorrelation_weight=decorrelation_weight)
+                       decorrelation_weight=decorrelation_weight, augment=augment)
+        if not isinstance(augment, bool):
+            raise ValueError(f"SSAH's augment is true or false, got {augment!r}")
         super().__init__(bits, image_shape, width, seed, hparams, **kwargs)
         if self.on_features:
             if any(self.image_shape[0] % g for g in CHANNEL_GROUPS):
@@ -159,8 +164,9 @@ class SSAH(GANHasher):
         hard_u = ops.stop_gradient(self.hard_samples(f_u, fu_views))
 
         def hasher_loss():
-            real_l = self.pooled(x)
-            terms = hashing_terms(real_l, real_l if x_unlabeled is None else self.pooled(x_u), hard_l, hard_u)
+            real_l = self.pooled(self.mix_views(x, x_views) if hp["augment"] else x)
+            real_u = real_l if x_unlabeled is None else self.pooled(x_u)
+            terms = hashing_terms(real_l, real_u, hard_l, hard_u)
             total = (hp["similarity_weight"] * terms["similarity"] + hp["consistency_weight"] * terms["consistency"]
                      + hp["quantization_weight"] * terms["quantization"]
                      + hp["decorrelation_weight"] * terms["decorrelation"])
