@@ -110,10 +110,17 @@ METHODS = {
                    "multi-scale occlusions cover groups of the pooled feature channels (16 and 64 groups), and its "
                    "deformation moves a feature vector towards the features of the image's flipped and shifted view; "
                    "the self-paced budget is the paper's. Same-class codes are asked to agree on three quarters of "
-                   "their bits (`similar_target=0.5`) rather than all. On Fashion-MNIST a bit-decorrelation term "
+                   "their bits (`similar_target=0.5`) rather than all, unless this model's training command sets the "
+                   "paper's 1. On Fashion-MNIST a bit-decorrelation term "
                    "(ours, `decorrelation_weight` in the recipe) keeps the codes spread inside each class, which "
                    "the similarity loss alone gathered into a few codes.",
-        "option_changes": {"instance_bits": INSTANCE_BITS_CHANGE, "feature_bits": FEATURE_BITS_CHANGE},
+        "option_changes": {
+            "max_occlusion": "A-Net's occlusion budget is the one in this model's training command, not our default "
+                             "0.4: a larger one hid more of the fine-tuned features than H-Net learned past in ten "
+                             "epochs.",
+            "augment": "H-Net also sees each labelled image's flipped and shifted view half the time (`augment`, "
+                       "ours), as DSH-GAN's and FakeReg's hashing networks do.",
+            "instance_bits": INSTANCE_BITS_CHANGE, "feature_bits": FEATURE_BITS_CHANGE},
         "reported": {},
     },
 }
