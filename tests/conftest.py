@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ganhash_zoo import list_models
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GANHASH_ZOO_DATA", REPO.parent / "shared" / "datasets"))
 os.environ.setdefault("GANHASH_ZOO_DATA", str(SHARED_DATA))
@@ -14,15 +16,30 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+# the released models whose registry figures the suite reproduces unless --releases says otherwise: every method
+# and every kind of shipped head, on the two feature sets that cost the most to compute once (block-12 maps of
+# CIFAR-10 for the fine-tuned models with int8 blocks, feature and instance bits; Fashion-MNIST's pooled features).
+# The other CIFAR-10 models read pooled and mirror-averaged features: `--releases '*'` checks them too
+DEFAULT_RELEASES = ("dshgan-cifar10-48bit", "fakereg-cifar10-48bit", "ssah-cifar10-48bit",
+                    *(f"{method}-fashion-mnist-48bit" for method in ("dshgan", "fakereg", "hashgan", "ssah", "uspah")))
+
+
 def pytest_addoption(parser):
     parser.addoption("--learning-seeds", default="1",
                      help="comma-separated seeds for the learning tests (to measure their spread)")
+    parser.addoption("--releases", default=None,
+                     help="glob of the released models whose figures to reproduce ('*' before a release; "
+                          f"default: {', '.join(DEFAULT_RELEASES)})")
 
 
 def pytest_generate_tests(metafunc):
     if "learning_seed" in metafunc.fixturenames:
         seeds = [int(s) for s in metafunc.config.getoption("learning_seeds").split(",")]
         metafunc.parametrize("learning_seed", seeds, ids=[f"seed{s}" for s in seeds])
+    if "released_name" in metafunc.fixturenames:
+        pattern = metafunc.config.getoption("releases")
+        names = list(DEFAULT_RELEASES) if pattern is None else list_models(pattern, released_only=True)
+        metafunc.parametrize("released_name", names)
 
 
 @pytest.fixture(autouse=True)
