@@ -66,8 +66,8 @@ BY_MODEL = {
     # meets both 48-bit goals on test (FakeReg's). DSH-GAN's and SSAH's fell under their mAP goal, so ITQ bits
     # of their fine-tuned features take the place of some learned ones (feature_bits): of 16 + 16 and 18 + 14,
     # the higher validation mAP whose validation copies reach 0.5. SSAH also takes the paper's same-class
-    # target, a tenth of its occlusion budget and H-Net trained on the images' views too (augment), each of
-    # which raised its validation mAP
+    # target, an eighth of the default occlusion budget and H-Net trained on the images' views too (augment),
+    # each chosen on validation
     **{(method, "cifar10", 48): dict(epochs=epochs, eval_every=2, learning_rate=rate, max_unlabeled=9000,
                                      method_options={**RECIPES[method]["method_options"], "tail_block": 12,
                                                      **options})

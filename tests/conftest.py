@@ -39,6 +39,8 @@ def pytest_generate_tests(metafunc):
     if "released_name" in metafunc.fixturenames:
         pattern = metafunc.config.getoption("releases")
         names = list(DEFAULT_RELEASES) if pattern is None else list_models(pattern, released_only=True)
+        if not names:
+            raise pytest.UsageError(f"--releases {pattern!r} matches no released model (`ganhash-zoo list`)")
         metafunc.parametrize("released_name", names)
 
 
